@@ -1,0 +1,1 @@
+"""whalefall.domain layer."""

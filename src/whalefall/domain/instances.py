@@ -1,0 +1,126 @@
+"""Kernel: database engines, instance ids and the name/host/endpoint rules shared by every slice."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final, NewType
+
+InstanceId = NewType("InstanceId", int)
+CredentialId = NewType("CredentialId", int)
+TagId = NewType("TagId", int)
+
+
+class DbEngine(StrEnum):
+    """The four supported engines; MariaDB is `mysql` with flavor `mariadb`."""
+
+    MYSQL = "mysql"
+    POSTGRESQL = "postgresql"
+    SQLSERVER = "sqlserver"
+    ORACLE = "oracle"
+
+
+class Flavor(StrEnum):
+    """Detected server flavor."""
+
+    MYSQL = "mysql"
+    MARIADB = "mariadb"
+    POSTGRESQL = "postgresql"
+    SQLSERVER = "sqlserver"
+    ORACLE = "oracle"
+
+
+DEFAULT_PORTS: Final = {DbEngine.MYSQL: 3306, DbEngine.POSTGRESQL: 5432, DbEngine.SQLSERVER: 1433, DbEngine.ORACLE: 1521}
+DEFAULT_DATABASES: Final = {DbEngine.POSTGRESQL: "postgres", DbEngine.SQLSERVER: "master"}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_ORACLE_SERVICE = re.compile(r"^[A-Za-z0-9_.$#-]+$")
+
+
+def has_surrounding_space_or_control(text: str) -> bool:
+    """Names are never trimmed: surrounding whitespace or any control character makes them invalid."""
+    return text != text.strip() or bool(_CONTROL.search(text))
+
+
+def normalize_host(host: str) -> str | None:
+    """Hostname, dotted IPv4 or IPv6 (brackets optional) → stored form (IPv6 compressed lower-case); None if invalid."""
+    if not host or has_surrounding_space_or_control(host) or len(host) > 253:
+        return None
+    candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        address = None
+    if address is not None:
+        return address.compressed.lower()
+    if candidate is not host:
+        return None
+    if re.fullmatch(r"[0-9.]+", host):
+        return None
+    labels = host.rstrip(".").split(".")
+    if all(_HOSTNAME_LABEL.match(label) for label in labels):
+        return host
+    return None
+
+
+def valid_database_name(engine: DbEngine, name: str) -> bool:
+    """Database (Oracle: service) name to connect to; Oracle allows letters, digits and `_ . - $ #`."""
+    if not name or len(name) > 128 or has_surrounding_space_or_control(name):
+        return False
+    return engine is not DbEngine.ORACLE or bool(_ORACLE_SERVICE.match(name))
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointKey:
+    """Uniqueness key of an endpoint: (db_type, lower(host), port, upper(database_name) for Oracle else '')."""
+
+    db_type: DbEngine
+    host: str
+    port: int
+    database: str
+
+    @classmethod
+    def of(cls, db_type: DbEngine, host: str, port: int, database_name: str | None) -> EndpointKey:
+        database = (database_name or "").upper() if db_type is DbEngine.ORACLE else ""
+        return cls(db_type, host.lower(), port, database)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTarget:
+    """Everything a connector needs to reach one registered instance; the secret is a SecretText."""
+
+    instance_id: InstanceId
+    db_type: DbEngine
+    host: str
+    port: int
+    database_name: str | None
+    username: str
+    secret: SecretText
+    auth_method: str = "password"
+
+
+class SecretText:
+    """A plaintext secret whose text form is `***`; `reveal()` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretText('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretText) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)

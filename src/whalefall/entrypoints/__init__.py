@@ -1,0 +1,1 @@
+"""whalefall.entrypoints layer."""
