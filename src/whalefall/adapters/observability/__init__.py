@@ -1,0 +1,1 @@
+"""Observability adapters: the one structlog configuration of a process."""

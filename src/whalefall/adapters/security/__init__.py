@@ -1,0 +1,1 @@
+"""Security adapters: credential cipher, key files, password hashing and tokens."""
