@@ -55,7 +55,7 @@ class AlreadyExistsError(WhalefallError):
     default_message = "The resource already exists"
 
     def __init__(self, field_path: str, message: str | None = None) -> None:
-        text = message or f"{field_path.split('.')[-1]} is already taken"
+        text = message or f"{field_path.rsplit('.', maxsplit=1)[-1]} is already taken"
         super().__init__(text, problems=[Problem(field_path, "duplicate", text)])
         self.field_path = field_path
 

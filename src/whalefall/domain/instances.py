@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, NewType
 
+from whalefall.domain.errors import AlreadyExistsError, InUseError, InvalidStateError, UnprocessableError
+
 InstanceId = NewType("InstanceId", int)
 CredentialId = NewType("CredentialId", int)
 TagId = NewType("TagId", int)
@@ -32,7 +34,9 @@ class Flavor(StrEnum):
     ORACLE = "oracle"
 
 
-DEFAULT_PORTS: Final = {DbEngine.MYSQL: 3306, DbEngine.POSTGRESQL: 5432, DbEngine.SQLSERVER: 1433, DbEngine.ORACLE: 1521}
+DEFAULT_PORTS: Final = {
+    DbEngine.MYSQL: 3306, DbEngine.POSTGRESQL: 5432, DbEngine.SQLSERVER: 1433, DbEngine.ORACLE: 1521,
+}
 DEFAULT_DATABASES: Final = {DbEngine.POSTGRESQL: "postgres", DbEngine.SQLSERVER: "master"}
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -124,3 +128,40 @@ class SecretText:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class InstanceNameTakenError(AlreadyExistsError):
+    code = "INSTANCE_NAME_TAKEN"
+
+    def __init__(self, field_path: str = "body.name") -> None:
+        super().__init__(field_path, "an instance with this name already exists")
+
+
+class DuplicateEndpointError(AlreadyExistsError):
+    code = "DUPLICATE_ENDPOINT"
+
+    def __init__(self, field_path: str = "body.host") -> None:
+        super().__init__(field_path, "another instance already has this endpoint (db_type, host, port, database)")
+
+
+class CredentialInUseError(InUseError):
+    code = "CREDENTIAL_IN_USE"
+
+
+class TagInUseError(InUseError):
+    code = "TAG_IN_USE"
+
+
+class InstanceInactiveError(InvalidStateError):
+    code = "INSTANCE_INACTIVE"
+    default_message = "The instance is inactive"
+
+
+class CredentialMissingError(InvalidStateError):
+    code = "CREDENTIAL_MISSING"
+    default_message = "The instance has no credential"
+
+
+class CredentialDbTypeMismatchError(UnprocessableError):
+    code = "CREDENTIAL_DB_TYPE_MISMATCH"
+    default_message = "The credential is for another db_type"

@@ -1,1 +1,1 @@
-"""whalefall.entrypoints layer."""
+"""Entrypoints: HTTP API, worker, scheduler, CLI and the composition root."""

@@ -1,1 +1,1 @@
-"""whalefall.application.ports layer."""
+"""Ports: the Protocols the application needs from the outside world."""

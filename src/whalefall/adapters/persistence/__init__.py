@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy Core tables, repositories, unit of work and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Instances, credentials and tags use cases (capacity.md §1.1–1.3)."""

@@ -1,0 +1,1 @@
+"""Identity: permission registry, user-management rules and password policy."""

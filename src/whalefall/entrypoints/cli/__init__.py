@@ -1,0 +1,1 @@
+"""The `whalefall` command line."""

@@ -1,0 +1,22 @@
+"""The only composition root: builds the dishka container from Settings (STYLE.md §7)."""
+
+from __future__ import annotations
+
+from dishka import STRICT_VALIDATION, AsyncContainer, Provider, Scope, from_context, make_async_container
+
+from whalefall.entrypoints.di.persistence import PersistenceProvider
+from whalefall.entrypoints.di.security import SecurityProvider
+from whalefall.entrypoints.di.use_cases import UseCasesProvider
+from whalefall.entrypoints.settings import Settings
+
+
+class SettingsProvider(Provider):
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+
+def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
+    """APP scope: engines, keyrings, codecs; REQUEST scope: unit of work, repositories, use cases."""
+    return make_async_container(
+        SettingsProvider(), PersistenceProvider(), SecurityProvider(), UseCasesProvider(), *overrides,
+        context={Settings: settings}, validation_settings=STRICT_VALIDATION,
+    )

@@ -1,0 +1,1 @@
+"""msgspec Structs of request and response bodies, one module per resource."""
