@@ -1,0 +1,1 @@
+"""Accounts slice: canonical principal model, per-engine normalisers, filters, diff and effective privileges."""
