@@ -1,0 +1,1 @@
+"""Session use cases: open, claim, run one record, finish, cancel, reap."""
