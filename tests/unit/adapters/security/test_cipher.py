@@ -25,7 +25,9 @@ def test_round_trip(plaintext: str) -> None:
     assert sealed.key_id == "k1"
     assert sealed.blob[:1] == b"\x01"
     assert len(sealed.blob) == 1 + 12 + len(plaintext.encode()) + 16
-    assert plaintext.encode() not in sealed.blob
+    if len(plaintext.encode()) >= 8:
+        # A 1-byte secret occurs by chance in ~11% of 29 random bytes; longer ones never do in practice.
+        assert plaintext.encode() not in sealed.blob
     assert cipher.decrypt(sealed, associated_data=AD).reveal() == plaintext
 
 
