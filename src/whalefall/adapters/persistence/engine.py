@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +36,8 @@ class Database:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                            connect_args={"application_name": "whalefall", "connect_timeout": 5})
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_on_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
@@ -42,6 +45,19 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def write_lock(self) -> asyncio.Lock | None:
+        """SQLite only: the in-process lock that units of work hold for the whole of each transaction, so this
+        process's writers queue on an asyncio lock (FIFO, no polling) instead of in SQLite's busy handler, which
+        sleeps with back-off. Other processes (and connections taken without a unit of work) still meet
+        `BEGIN IMMEDIATE` and the busy timeout. One lock per event loop; None on PostgreSQL."""
+        if not self.is_sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        return lock
 
     def connect(self) -> AsyncConnection:
         return self.engine.connect()
@@ -70,7 +86,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY_OPTION: Final = "whalefall_read_only"
+"""Connection execution option of read-only units of work: on SQLite no `BEGIN` at all (each statement reads its
+own WAL snapshot, next to the writer and without its lock)."""
+
+
 def _sqlite_on_begin(connection: Any) -> None:
     # Every transaction takes the write lock up front: read-then-write use cases (last-admin check, unique checks)
-    # are then serialised, as api.md §4.3 rule 4 requires ("SQLite serialises writers").
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # are then serialised, as api.md §4.3 rule 4 requires ("SQLite serialises writers"). Declared read-only
+    # units of work run their statements in autocommit instead.
+    if not connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,1 @@
+"""taskiq brokers and the TaskQueue adapter (operations §2.3)."""

@@ -1,0 +1,399 @@
+"""RunRecord: the generic runner behind the `whalefall.records.run` task (operations §1.3–1.8, §2.1).
+
+Transactions of one run, each short and separate: the claim (a fresh connection), heartbeats (a fresh connection
+each), the kind's fence + data (the task's own unit of work, shared with the kind work), and the terminal record
+transition (the task's unit of work after a rollback, or a fresh connection if that fails).
+
+Kind work must not keep a transaction of the task's unit of work open across remote I/O (on SQLite every
+transaction holds the store's write lock): read, commit or roll back, then connect. `check_cancel()` before the
+fence reads through a fresh read-only connection (`SessionTransactions.read`, which does not queue behind
+writers); after the fence it reads inside the data transaction. The claim reads the record, session and instance
+with one statement (`ClaimReader.claim_snapshot`) before the conditional updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final, Protocol, TypeVar
+
+from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.connectors import ConnectorError
+from whalefall.application.ports.instances import InstanceRepository
+from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore, SessionView
+from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.work import (
+    LeaseLostError,
+    RecordCancelledError,
+    RecordContext,
+    RecordResult,
+    RecordWork,
+)
+from whalefall.domain.sessions.backoff import ErrorClass, RetryPolicy
+from whalefall.domain.sessions.records import RecordStatus
+from whalefall.domain.sessions.sessions import ItemType, SessionKind, decide_claim, retries_connector_errors
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INTERNAL_CODE: Final = "INTERNAL"
+DEADLINE_CODE: Final = "DEADLINE_EXCEEDED"
+UNSUPPORTED_KIND_CODE: Final = "UNSUPPORTED_KIND"
+
+
+class AttemptStore(Protocol):
+    """Retry bookkeeping next to the sessions port: a new attempt of a record this worker holds."""
+
+    @abstractmethod
+    async def start_attempt(self, record_id: int, *, worker_id: str, lease_ttl_s: float,
+                            now: datetime) -> RecordView | None:
+        """`attempt += 1` and the lease extended, conditional on status running and this lease owner; None when the
+        lease was lost."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSnapshot:
+    """What a claim decides on, read with one statement: the record, its session and its instance's state
+    (`instance_deleted` also for a purged instance of an instance record; `instance_active` True without one).
+    When the store could make that same read atomic with the claim (SQLite: the transaction holds the write lock),
+    `others_checked` is True and `other_running_session_id` is the session of another running record of the kind
+    for the instance; otherwise the runner asks `running_record_for_instance` (PostgreSQL: advisory lock first)."""
+
+    record: RecordView
+    session: SessionView
+    instance_deleted: bool
+    instance_active: bool
+    others_checked: bool = False
+    other_running_session_id: str | None = None
+
+
+class ClaimReader(Protocol):
+    """The claim's read side next to the sessions port."""
+
+    @abstractmethod
+    async def claim_snapshot(self, record_id: int) -> ClaimSnapshot | None:
+        """The record with its session and instance state; None for an unknown record."""
+
+
+class RunnerStore(SessionStore, AttemptStore, ClaimReader, Protocol):
+    """What the runner needs from the metadata store: the sessions port, attempt bookkeeping and the claim read."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTransaction:
+    """Ports bound to one fresh transaction (see SessionTransactions)."""
+
+    store: RunnerStore
+    instances: InstanceRepository
+
+
+class SessionTransactions(Protocol):
+    """Opens short transactions on their own connection, independent of the task's unit of work."""
+
+    @abstractmethod
+    def begin(self) -> AbstractAsyncContextManager[SessionTransaction]:
+        """Committed when the block exits normally, rolled back when it raises; the connection is released."""
+
+    @abstractmethod
+    def read(self) -> AbstractAsyncContextManager[SessionTransaction]:
+        """Like `begin` for reads only: it does not queue behind writers (SQLite: a WAL snapshot, no write lock)."""
+
+
+class RecordWorks(Protocol):
+    """The kind → RecordWork registry, filled by the worker entrypoint (cross-slice orchestration)."""
+
+    @abstractmethod
+    async def for_kind(self, kind: SessionKind) -> RecordWork | None:
+        """The work of the kind, built for this task; None when no work is registered for the kind."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunnerConfig:
+    """Settings `sessions.*`, `retry.*` and `connector.instance_deadline_s`. `random` draws the jitter (None = no
+    jitter); `sleep` waits between attempts (tests inject a recorder)."""
+
+    lease_ttl_s: float = 60
+    heartbeat_interval_s: float = 15
+    instance_deadline_s: float = 900
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    random: Callable[[], float] | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+class RunOutcome(StrEnum):
+    """What one delivery of a record id did."""
+
+    IGNORED = "ignored"            # terminal, unknown, running elsewhere or cancel-requested: acknowledged, no work
+    SKIPPED = "skipped"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    LEASE_LOST = "lease_lost"      # another owner (the reaper) took over: nothing written
+
+
+_OUTCOME_OF: Final = {RecordStatus.COMPLETED: RunOutcome.COMPLETED, RecordStatus.FAILED: RunOutcome.FAILED,
+                      RecordStatus.SKIPPED: RunOutcome.SKIPPED, RecordStatus.CANCELLED: RunOutcome.CANCELLED}
+
+
+@dataclass(slots=True)
+class _Lease:
+    record: RecordView
+    session: SessionView
+    lost: bool = False
+    cancel_seen: bool = False
+    fenced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """Claim one record and run the work of its session kind, always ending in a terminal transition.
+
+    Claim (one transaction): unknown, terminal or foreign-leased records and cancel-requested sessions are ignored;
+    a deleted instance → `skipped` INSTANCE_DELETED, an inactive one → `skipped` INSTANCE_INACTIVE (not for
+    `connection_test`), another running record of the kind for the instance → `skipped` ALREADY_RUNNING with its
+    session id in details. Work: a heartbeat extends the lease every interval (lease lost → the work is cancelled
+    and nothing is written); each attempt is bounded by the instance deadline (→ `failed` TIMEOUT /
+    DEADLINE_EXCEEDED); retryable ConnectorErrors of retrying kinds are retried with backoff inside the task,
+    checking for cancellation before each retry and during the waits; RecordCancelledError → `cancelled`; any other
+    exception → `failed` INTERNAL. The terminal transition is written in a `finally`, whatever was raised; a
+    task cancelled from outside (worker shutdown) releases the record to `pending` instead and re-raises.
+    """
+
+    store: SessionStore
+    uow: UnitOfWork
+    transactions: SessionTransactions
+    works: RecordWorks
+    clock: Clock
+    worker_id: str
+    config: RunnerConfig
+
+    async def execute(self, record_id: int) -> RunOutcome:
+        claimed = await self._claim(record_id)
+        if isinstance(claimed, RunOutcome):
+            return claimed
+        lease = claimed
+        finish: RecordFinish | None = None
+        try:
+            finish = await self._supervise(lease)
+        except asyncio.CancelledError:
+            await _shielded(self._release(lease))
+            raise
+        except Exception as exc:  # the runner's own failures still end the record
+            logger.exception("session.record_crashed", extra={"record_id": record_id})
+            finish = _internal(exc)
+        finally:
+            if finish is not None:
+                await _shielded(self._finish(lease, finish))
+        return RunOutcome.LEASE_LOST if finish is None else _OUTCOME_OF[finish.status]
+
+    async def _claim(self, record_id: int) -> _Lease | RunOutcome:
+        async with self.transactions.begin() as tx:
+            snapshot = await tx.store.claim_snapshot(record_id)
+            if snapshot is None or snapshot.record.status is not RecordStatus.PENDING:
+                return RunOutcome.IGNORED
+            record, session = snapshot.record, snapshot.session
+            deleted, active = snapshot.instance_deleted, snapshot.instance_active
+            cancel_requested = session.cancel_requested_at is not None
+            decision = decide_claim(record.kind, cancel_requested=cancel_requested, instance_deleted=deleted,
+                                    instance_active=active)
+            if decision.status is RecordStatus.RUNNING and record.instance_id is not None:
+                if snapshot.others_checked:
+                    other_session_id = snapshot.other_running_session_id
+                else:
+                    other = await tx.store.running_record_for_instance(record.kind, record.instance_id, record.id)
+                    other_session_id = other.session_id if other else None
+                decision = decide_claim(record.kind, cancel_requested=cancel_requested, instance_deleted=deleted,
+                                        instance_active=active, other_running_session_id=other_session_id)
+            if decision.status is None:
+                return RunOutcome.IGNORED
+            if decision.status is RecordStatus.SKIPPED:
+                assert decision.error_code is not None
+                await tx.store.finish(record.id, RecordFinish(
+                    status=RecordStatus.SKIPPED, error_code=decision.error_code.value,
+                    details=dict(decision.context or {})), now=self.clock.now(), from_status=RecordStatus.PENDING)
+                return RunOutcome.SKIPPED
+            claimed = await tx.store.claim(record.id, worker_id=self.worker_id,
+                                           lease_ttl_s=self.config.lease_ttl_s, now=self.clock.now())
+            return RunOutcome.IGNORED if claimed is None else _Lease(claimed, session)
+
+    async def _supervise(self, lease: _Lease) -> RecordFinish | None:
+        work_task = asyncio.create_task(self._attempts(lease))
+        beat = asyncio.create_task(self._heartbeat(lease, work_task))
+        try:
+            return await work_task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if lease.lost and (current is None or current.cancelling() == 0):
+                return None
+            raise
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _attempts(self, lease: _Lease) -> RecordFinish | None:
+        work = await self.works.for_kind(lease.session.kind)
+        if work is None:
+            return RecordFinish(status=RecordStatus.FAILED, error_code=UNSUPPORTED_KIND_CODE,
+                                error_class=ErrorClass.INTERNAL.value,
+                                error_message=f"no work is registered for kind {lease.session.kind}")
+        while True:
+            try:
+                return await self._attempt(work, lease)
+            except ConnectorError as exc:
+                await self.uow.rollback()
+                logger.info("session.attempt_failed", extra={
+                    "record_id": lease.record.id, "attempt": lease.record.attempt, "error_class": exc.error_class})
+                retry = (self.config.retry.after_failure(exc.error_class, lease.record.attempt, self.config.random)
+                         if retries_connector_errors(lease.session.kind) else None)
+                if retry is None or not retry.retry or retry.delay_s is None:
+                    return RecordFinish(status=RecordStatus.FAILED, error_code=exc.error_code,
+                                        error_class=str(exc.error_class), error_message=exc.message)
+            try:
+                await self._check_cancel(lease)
+                await self._backoff(lease, retry.delay_s)
+            except RecordCancelledError:
+                return RecordFinish(status=RecordStatus.CANCELLED, error_code=RecordCancelledError.code)
+            renewed = await self._in_transaction(lambda tx: tx.store.start_attempt(
+                lease.record.id, worker_id=self.worker_id, lease_ttl_s=self.config.lease_ttl_s,
+                now=self.clock.now()))
+            if renewed is None:
+                lease.lost = True
+                return None
+            lease.record = renewed
+
+    async def _attempt(self, work: RecordWork, lease: _Lease) -> RecordFinish | None:
+        lease.fenced = False
+        context = RecordContext(record=lease.record, session=lease.session, worker_id=self.worker_id,
+                                fence=lambda: self._fence(lease), check_cancel=lambda: self._check_cancel(lease))
+        try:
+            async with asyncio.timeout(self.config.instance_deadline_s):
+                result = await work.run(context)
+        except RecordCancelledError:
+            return RecordFinish(status=RecordStatus.CANCELLED, error_code=RecordCancelledError.code)
+        except LeaseLostError:
+            lease.lost = True
+            return None
+        except TimeoutError:
+            return RecordFinish(status=RecordStatus.FAILED, error_code=DEADLINE_CODE,
+                                error_class=ErrorClass.TIMEOUT.value,
+                                error_message=f"the attempt exceeded {self.config.instance_deadline_s:g} s")
+        except ConnectorError:
+            raise
+        except Exception as exc:
+            logger.exception("session.work_failed", extra={"record_id": lease.record.id})
+            return _internal(exc)
+        return _finish_of(result)
+
+    async def _fence(self, lease: _Lease) -> None:
+        if not await self.store.extend_lease(lease.record.id, worker_id=self.worker_id,
+                                             lease_ttl_s=self.config.lease_ttl_s, now=self.clock.now()):
+            lease.lost = True
+            raise LeaseLostError()
+        lease.fenced = True
+
+    async def _check_cancel(self, lease: _Lease) -> None:
+        if not lease.cancel_seen:
+            if lease.fenced:
+                session = await self.store.get(lease.session.id)
+            else:
+                async with self.transactions.read() as tx:
+                    session = await tx.store.get(lease.session.id)
+            lease.cancel_seen = session is None or session.cancel_requested_at is not None
+        if lease.cancel_seen:
+            raise RecordCancelledError()
+
+    async def _backoff(self, lease: _Lease, delay_s: float) -> None:
+        """Wait `delay_s` (one call of the configured sleep), checking for cancellation every heartbeat interval
+        meanwhile and once more at the end."""
+        sleeper = asyncio.ensure_future(self.config.sleep(delay_s))
+        try:
+            while not sleeper.done():
+                done, _pending = await asyncio.wait({sleeper}, timeout=self.config.heartbeat_interval_s)
+                if not done:
+                    await self._check_cancel(lease)
+            sleeper.result()
+        finally:
+            sleeper.cancel()
+        await self._check_cancel(lease)
+
+    async def _heartbeat(self, lease: _Lease, work_task: asyncio.Task[Any]) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+            try:
+                async with self.transactions.begin() as tx:
+                    kept = await tx.store.extend_lease(lease.record.id, worker_id=self.worker_id,
+                                                       lease_ttl_s=self.config.lease_ttl_s, now=self.clock.now())
+                    session = await tx.store.get(lease.session.id)
+            except Exception:
+                logger.warning("session.heartbeat_failed", extra={"record_id": lease.record.id}, exc_info=True)
+                continue
+            if session is None or session.cancel_requested_at is not None:
+                lease.cancel_seen = True
+            if not kept:
+                logger.warning("session.lease_lost", extra={"record_id": lease.record.id})
+                lease.lost = True
+                work_task.cancel()
+                return
+
+    async def _finish(self, lease: _Lease, finish: RecordFinish) -> None:
+        try:
+            await self.uow.rollback()
+            await self.store.finish(lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id)
+            await self.uow.commit()
+            return
+        except Exception:
+            logger.warning("session.finish_retry", extra={"record_id": lease.record.id}, exc_info=True)
+        # The task's connection is unusable (e.g. the data commit failed with it): use a fresh one.
+        await self._in_transaction(lambda tx: tx.store.finish(
+            lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id))
+
+    async def _release(self, lease: _Lease) -> None:
+        with contextlib.suppress(Exception):
+            await self.uow.rollback()
+        await self._in_transaction(lambda tx: tx.store.release(
+            lease.record.id, worker_id=self.worker_id, now=self.clock.now()))
+
+    async def _in_transaction(self, action: Callable[[SessionTransaction], Coroutine[Any, Any, T]]) -> T:
+        async with self.transactions.begin() as tx:
+            return await action(tx)
+
+
+def instance_state(record: RecordView, *, found: bool, deleted: bool, active: bool) -> tuple[bool, bool]:
+    """(deleted, active) of the record's instance from its row (`found` False when the row is gone); a purged
+    instance (id set to NULL) counts as deleted."""
+    if record.instance_id is None:
+        return record.item_type == ItemType.INSTANCE.value, True
+    if not found or deleted:
+        return True, False
+    return False, active
+
+
+def _finish_of(result: RecordResult) -> RecordFinish:
+    status = RecordStatus.SKIPPED if result.skipped_code else RecordStatus.COMPLETED
+    return RecordFinish(status=status, error_code=result.skipped_code, counters=result.counters,
+                        warnings=result.warnings, details=result.details)
+
+
+def _internal(exc: BaseException) -> RecordFinish:
+    # Exception text can carry driver messages with secrets; the type name is stored, the traceback is logged.
+    return RecordFinish(status=RecordStatus.FAILED, error_code=INTERNAL_CODE, error_class=ErrorClass.INTERNAL.value,
+                        error_message=f"unexpected {type(exc).__name__}")
+
+
+async def _shielded(action: Awaitable[None]) -> None:
+    """Run a final write even while the task is being cancelled; its own failure is logged, never raised."""
+    try:
+        await asyncio.shield(action)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logger.exception("session.final_write_failed")
+
