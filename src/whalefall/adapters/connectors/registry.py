@@ -1,0 +1,79 @@
+"""The typed engine registry behind the connector port: one entry per DbEngine with its opener and capability
+flags (STYLE.md §8). The only importer of the engine modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from whalefall.adapters.connectors import mysql, oracle, postgresql, sqlserver
+from whalefall.adapters.connectors._shared import ConnectorContext, ConnectorOptions
+from whalefall.adapters.connectors._threads import DriverThreads
+from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.connectors import (
+    Capability,
+    Connector,
+    ConnectorError,
+    ConnectorFactory,
+    ConnectorTimeouts,
+)
+from whalefall.domain.instances import ConnectionTarget, DbEngine
+from whalefall.domain.sessions.backoff import ErrorClass
+
+__all__ = ["ConnectorOptions", "ConnectorRegistry", "DriverThreads", "EngineSupport"]
+
+ConnectorOpener = Callable[[ConnectionTarget, ConnectorTimeouts, ConnectorContext],
+                           AbstractAsyncContextManager[Connector]]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSupport:
+    open: ConnectorOpener
+    capabilities: frozenset[Capability]
+
+
+_ENGINES: Final[Mapping[DbEngine, EngineSupport]] = MappingProxyType({
+    DbEngine.MYSQL: EngineSupport(mysql.open_connector, mysql.CAPABILITIES),
+    DbEngine.POSTGRESQL: EngineSupport(postgresql.open_connector, postgresql.CAPABILITIES),
+    DbEngine.SQLSERVER: EngineSupport(sqlserver.open_connector, sqlserver.CAPABILITIES),
+    DbEngine.ORACLE: EngineSupport(oracle.open_connector, oracle.CAPABILITIES),
+})
+#: Only SQL Server logs in with a Windows (NTLM) credential; every engine takes passwords.
+_AUTH_METHODS: Final[Mapping[DbEngine, frozenset[str]]] = MappingProxyType({
+    DbEngine.MYSQL: frozenset({"password"}), DbEngine.POSTGRESQL: frozenset({"password"}),
+    DbEngine.SQLSERVER: frozenset({"password", "windows"}), DbEngine.ORACLE: frozenset({"password"}),
+})
+
+
+class ConnectorRegistry(ConnectorFactory):
+    """Opens connectors through `_ENGINES`; built from plain arguments (the container passes settings values)."""
+
+    def __init__(self, *, clock: Clock, threads: DriverThreads, options: ConnectorOptions | None = None) -> None:
+        self._context = ConnectorContext(threads=threads, clock=clock, options=options or ConnectorOptions())
+
+    def capabilities(self, engine: DbEngine) -> frozenset[Capability]:
+        return _ENGINES[engine].capabilities
+
+    def open(self, target: ConnectionTarget, timeouts: ConnectorTimeouts) -> AbstractAsyncContextManager[Connector]:
+        """Raises ConnectorError(CONFIG_ERROR) on entry for an auth method the engine's driver cannot use."""
+        if target.auth_method not in _AUTH_METHODS[target.db_type]:
+            return _Refused(ConnectorError(
+                ErrorClass.CONFIG_ERROR, f"{target.db_type.value} does not support auth method {target.auth_method}",
+                error_code="CONFIG_ERROR"))
+        return _ENGINES[target.db_type].open(target, timeouts, self._context)
+
+
+class _Refused(AbstractAsyncContextManager[Connector]):
+    """A target that is refused before any contact: entering raises the error."""
+
+    def __init__(self, error: ConnectorError) -> None:
+        self._error = error
+
+    async def __aenter__(self) -> Connector:
+        raise self._error
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
