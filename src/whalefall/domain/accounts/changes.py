@@ -217,6 +217,8 @@ def _leaves(attributes: Mapping[str, AttrValue]) -> Iterator[tuple[str, JsonValu
 def attribute_items(old: Mapping[str, AttrValue], new: Mapping[str, AttrValue]) -> list[AttributeItem]:
     """Attribute differences per leaf path (maps descend: `db_user_mappings.FinanceDW`), compared as typed JSON."""
     before, after = dict(_leaves(old)), dict(_leaves(new))
+    if not before or not after:  # one side absent (added / removed principal): every leaf of the other differs
+        return [AttributeItem(f, before.get(f), after.get(f)) for f in sorted(before or after)]
     return [AttributeItem(f, before.get(f), after.get(f)) for f in sorted(before.keys() | after.keys())
             if before.get(f) != after.get(f) or (f in before) != (f in after)]
 

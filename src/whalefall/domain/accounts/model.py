@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
@@ -169,6 +170,8 @@ class PrincipalState:
     attributes: Mapping[str, AttrValue] = field(default_factory=lambda: MappingProxyType({}))
     grants: tuple[PrivilegeGrant, ...] = ()
     memberships: tuple[RoleMembership, ...] = ()
+    #: `state_hash` of this state, computed once on first use (not part of identity; `replace` recomputes it).
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def kind(self) -> PrincipalKind:
@@ -251,17 +254,18 @@ def canonical_grants(grants: Iterable[PrivilegeGrant]) -> tuple[PrivilegeGrant, 
     implicit only when every duplicate is implicit."""
     merged: dict[GrantKey, PrivilegeGrant] = {}
     for grant in grants:
-        seen = merged.get(grant.key)
+        key = (grant.privilege, grant.scope, grant.object, grant.effect)
+        seen = merged.get(key)
         if seen is None:
-            merged[grant.key] = grant
+            merged[key] = grant
             continue
-        merged[grant.key] = PrivilegeGrant(
+        merged[key] = PrivilegeGrant(
             principal=seen.principal, privilege=seen.privilege, scope=seen.scope, object=seen.object,
             object_kind=seen.object_kind or grant.object_kind, effect=seen.effect,
             grant_option=seen.grant_option or grant.grant_option, implicit=seen.implicit and grant.implicit,
             pattern=seen.pattern, source=seen.source, grantor=seen.grantor or grant.grantor,
         )
-    return tuple(sorted(merged.values(), key=lambda g: g.sort_key))
+    return tuple(sorted(merged.values(), key=_grant_sort_key))
 
 
 def canonical_memberships(edges: Iterable[RoleMembership]) -> tuple[RoleMembership, ...]:
@@ -282,8 +286,13 @@ def canonical_memberships(edges: Iterable[RoleMembership]) -> tuple[RoleMembersh
     return tuple(sorted(merged.values(), key=lambda e: e.role.sort_key))
 
 
+_PLAIN: Final = frozenset({bool, int, float, str, type(None)})
+
+
 def json_value(value: AttrValue) -> JsonValue:
     """Typed JSON of an attribute value; timestamps become ISO-8601 UTC with `Z` (naive ones are taken as UTC)."""
+    if type(value) in _PLAIN:
+        return value  # type: ignore[return-value]
     if isinstance(value, datetime):
         aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return aware.isoformat().replace("+00:00", "Z")
@@ -319,13 +328,30 @@ def state_document(state: PrincipalState, *, informational: bool = False) -> dic
     The hashed form leaves out informational fields; `informational=True` adds `object_kind` and `grantor` to
     each grant for storage (`state_from_document` reads both forms).
     """
+    attributes = state.attributes
     return {
         "schema": STATE_SCHEMA,
-        "attributes": {name: json_value(state.attributes[name]) for name in sorted(state.attributes)},
-        "grants": [grant_document(g, informational=informational)
-                   for g in sorted(state.grants, key=lambda g: g.sort_key)],
+        "attributes": {name: json_value(attributes[name]) for name in sorted(attributes)},
+        "grants": [grant_document(g, informational=informational) for g in _in_order(state.grants)],
         "memberships": [membership_document(e) for e in sorted(state.memberships, key=lambda e: e.role.sort_key)],
     }
+
+
+_SCOPE_ORDER: Final = {scope: scope.order for scope in Scope}
+
+
+def _grant_sort_key(g: PrivilegeGrant) -> tuple[int, tuple[str, ...], str, str]:
+    return (_SCOPE_ORDER[g.scope], g.object, g.privilege, g.effect.value)
+
+
+def _in_order(grants: tuple[PrivilegeGrant, ...]) -> list[PrivilegeGrant] | tuple[PrivilegeGrant, ...]:
+    """Grants by `sort_key` (stable): an already ordered tuple (the canonical form) is returned as is."""
+    if len(grants) < 2:
+        return grants
+    keys = [_grant_sort_key(g) for g in grants]
+    if all(a <= b for a, b in pairwise(keys)):
+        return grants
+    return sorted(grants, key=_grant_sort_key)
 
 
 def canonical_json(document: Mapping[str, JsonValue]) -> str:
@@ -334,8 +360,13 @@ def canonical_json(document: Mapping[str, JsonValue]) -> str:
 
 
 def state_hash(state: PrincipalState) -> str:
-    """SHA-256 (hex) of the compact canonical document; independent of the order grants or edges were built in."""
-    return hashlib.sha256(canonical_json(state_document(state)).encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of the compact canonical document; independent of the order grants or edges were built in.
+    Computed once per state object and kept on it (states are frozen)."""
+    cached = state._hash
+    if cached is None:
+        cached = hashlib.sha256(canonical_json(state_document(state)).encode("utf-8")).hexdigest()
+        object.__setattr__(state, "_hash", cached)
+    return cached
 
 
 def state_from_document(ref: PrincipalRef, document: Mapping[str, object], *, is_account: bool) -> PrincipalState:

@@ -85,10 +85,24 @@ def set_privilege(builder: SnapshotBuilder, value: str, table: str) -> str:
     return known
 
 
+#: Column layouts seen so far → their columns in sorted order (every row of one table shares one layout).
+_LAYOUTS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _sorted_columns(columns: Mapping[str, bool]) -> tuple[str, ...]:
+    layout = tuple(columns)
+    ordered = _LAYOUTS.get(layout)
+    if ordered is None:
+        ordered = tuple(sorted(layout))
+        if len(_LAYOUTS) < 64:
+            _LAYOUTS[layout] = ordered
+    return ordered
+
+
 def column_privileges(builder: SnapshotBuilder, columns: Mapping[str, bool], table: str) -> list[str]:
     names = []
-    for column, held in sorted(columns.items()):
-        if not held:
+    for column in _sorted_columns(columns):
+        if not columns[column]:
             continue
         name = STATIC_PRIV_COLUMNS.get(column)
         if name is None:

@@ -1,0 +1,86 @@
+"""`whalefall sync accounts [--instance NAME] [--wait]`: queue an account sync, optionally follow it to the end."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Final
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from whalefall.application.accounts.start_accounts_sync import (
+    AccountsSyncSelection,
+    StartAccountsSync,
+    StartAccountsSyncInput,
+)
+from whalefall.application.instances.instance_queries import ListInstances
+from whalefall.application.ports.instances import InstanceQuery
+from whalefall.application.ports.sessions import SessionView
+from whalefall.application.sessions.queries import GetSession
+from whalefall.application.shared.actor import Actor
+from whalefall.application.shared.paging import PageRequest, SortKey
+from whalefall.domain.errors import NotFoundError
+from whalefall.domain.sessions.sessions import SessionStatus
+from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, err_console, run
+
+app = typer.Typer(help="Queue synchronisations.", no_args_is_help=True)
+ACTOR: Final = Actor.system("cli")
+#: Exit code when the followed session ends failed, partial or cancelled.
+SESSION_NOT_COMPLETED: Final = 8
+
+
+async def _instance_id(name: str) -> int:
+    async with app_container() as container, container() as scope:
+        use_case = await scope.get(ListInstances)
+        page = await use_case.execute(ACTOR, InstanceQuery(q=name), PageRequest(1, 200, (SortKey("name"),)))
+    match = next((i for i in page.items if i.name.lower() == name.lower()), None)
+    if match is None:
+        raise NotFoundError("instance", name)
+    return int(match.id)
+
+
+async def _start(instance: str | None) -> SessionView:
+    instance_id = await _instance_id(instance) if instance is not None else None
+    async with app_container() as container, container() as scope:
+        use_case = await scope.get(StartAccountsSync)
+        selection = AccountsSyncSelection(instance_ids=(instance_id,) if instance_id is not None else None)
+        return await use_case.execute(StartAccountsSyncInput(actor=ACTOR, selection=selection))
+
+
+async def _follow(session_id: str, *, interval_s: float, timeout_s: float) -> SessionView:
+    deadline = time.monotonic() + timeout_s
+    async with app_container() as container:
+        with Progress(TextColumn("[bold]accounts sync"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
+            task = progress.add_task("sync", total=None, status="running")
+            while True:
+                async with container() as scope:
+                    session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
+                done = session.succeeded + session.failed + session.skipped + session.cancelled
+                progress.update(task, total=session.total, completed=done,
+                                status=f"{session.status.value} (failed {session.failed})")
+                if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
+                    return session
+                await asyncio.sleep(interval_s)
+
+
+@app.command("accounts")
+def accounts_command(
+    instance: Annotated[str | None, typer.Option("--instance", help="instance name (default: the whole fleet)")]
+    = None,
+    wait: Annotated[bool, typer.Option("--wait", help="follow the session until it ends")] = False,
+    timeout_s: Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait at most")] = 3600,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
+) -> None:
+    """Queue an account sync (one instance, or every active instance) through the task queue; a worker runs it.
+    With --wait, show a progress bar and exit non-zero unless the session completes."""
+    session = run(lambda: _start(instance))
+    if wait:
+        session = run(lambda: _follow(session.id, interval_s=1.0, timeout_s=timeout_s))
+    emit([{"session_id": session.id, "scope": session.scope.value, "status": session.status.value,
+           "total": session.total, "succeeded": session.succeeded, "failed": session.failed,
+           "skipped": session.skipped}],
+         ("session_id", "scope", "status", "total", "succeeded", "failed", "skipped"), fmt, single=True)
+    if wait and session.status is not SessionStatus.COMPLETED:
+        raise typer.Exit(SESSION_NOT_COMPLETED)

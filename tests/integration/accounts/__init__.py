@@ -1,0 +1,1 @@
+"""Accounts ledger queries, HTTP routes and end-to-end syncs against real servers."""

@@ -1,0 +1,1 @@
+"""Accounts use cases: sync apply, ledger writes, queries."""
