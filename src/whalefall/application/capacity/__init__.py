@@ -1,0 +1,1 @@
+"""Capacity use cases: aggregation, forecasts, sample writes and the capacity read queries."""

@@ -1,0 +1,1 @@
+"""Partition maintenance use cases: plan, apply, status and listings of the metadata store's partitions."""
