@@ -1,0 +1,1 @@
+"""In-process adapters for embedded mode (a single process): locks, cache, rate limits."""

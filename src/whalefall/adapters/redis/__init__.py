@@ -1,0 +1,1 @@
+"""Redis adapters of production mode: the client factory, locks, cache, rate limits."""

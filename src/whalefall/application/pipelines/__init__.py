@@ -1,0 +1,1 @@
+"""Pipeline use cases: definitions, runs, the idempotent advancer, re-run and cancel (operations.md §4)."""

@@ -1,0 +1,56 @@
+"""`whalefall scheduler [--healthcheck]`: the leader-elected scheduler process (operations.md §3.4, §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from whalefall.entrypoints.di import make_container
+from whalefall.entrypoints.di.runtime import setup_logging, start_log_sink, stop_log_sink
+from whalefall.entrypoints.scheduler.app import build_runtime, healthcheck
+from whalefall.entrypoints.settings import Settings
+
+
+async def _scheduler(settings: Settings) -> None:
+    container = make_container(settings)
+    try:
+        await setup_logging(container, settings, process="scheduler")
+        await start_log_sink(container)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        runtime = await build_runtime(container)
+        await runtime.run(stop)
+    finally:
+        await stop_log_sink(container)
+        await container.close()
+
+
+async def _healthcheck(settings: Settings) -> bool:
+    container = make_container(settings)
+    try:
+        return await healthcheck(container)
+    finally:
+        await container.close()
+
+
+def scheduler_command(
+    check: Annotated[bool, typer.Option("--healthcheck", help="exit 0 when a scheduler on this host beat "
+                                                              "within 45 s, else 1")] = False,
+) -> None:
+    """Run a scheduler: leader election through Redis (standbys wait), taskiq's scheduler over the job rows, one
+    `job_fires` row per instant. It creates sessions and pipeline runs and enqueues them; it never runs work.
+    Needs WHALEFALL_REDIS_URL; embedded `whalefall serve` runs its own scheduler."""
+    settings = Settings.from_environ()
+    if check:
+        raise typer.Exit(0 if asyncio.run(_healthcheck(settings)) else 1)
+    if settings.redis_url is None:
+        Console(stderr=True).print("[red]error[/red] whalefall scheduler needs WHALEFALL_REDIS_URL; embedded "
+                                   "`whalefall serve` already runs an in-process scheduler")
+        raise typer.Exit(2)
+    asyncio.run(_scheduler(settings))
