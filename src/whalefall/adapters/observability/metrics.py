@@ -1,0 +1,288 @@
+"""A small metrics registry (counters, gauges, histograms with labels) rendered as Prometheus text 0.0.4.
+
+Other slices add their metrics to the process registry (`MetricsRegistry.counter(...)` is idempotent per name).
+Labels never carry instance, database or user names or ids (operations.md §9): callers pass bounded values only.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Final, TypeVar
+
+from whalefall.application.errors import StoreUnavailableError
+from whalefall.application.ports.audit import AuditEntry, AuditLog
+from whalefall.application.ports.metrics import FleetGaugeReader, MetricsExposition, RequestMetrics
+from whalefall.domain.instances import DbEngine
+
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+DEFAULT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+INSTANCE_STATUSES: Final = ("active", "inactive", "deleted")
+LabelValues = tuple[str, ...]
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value))
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: Iterable[tuple[str, str]] = ()) -> str:
+    pairs = [*zip(names, values, strict=True), *extra]
+    if not pairs:
+        return ""
+    return "{" + ",".join(f'{name}="{_escape_label(value)}"' for name, value in pairs) + "}"
+
+
+class _Metric:
+    kind: str = "untyped"
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.help = help_text
+        self.labelnames = tuple(labelnames)
+        self._lock = threading.Lock()
+
+    def _key(self, labels: Mapping[str, object]) -> LabelValues:
+        if set(labels) != set(self.labelnames):
+            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {sorted(labels)}")
+        return tuple(str(labels[name]) for name in self.labelnames)
+
+    def header(self) -> list[str]:
+        return [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
+
+    def lines(self) -> list[str]:
+        raise NotImplementedError
+
+
+_M = TypeVar("_M", bound=_Metric)
+
+
+class Counter(_Metric):
+    kind = "counter"
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str]) -> None:
+        super().__init__(name, help_text, labelnames)
+        self._values: dict[LabelValues, float] = {}
+
+    def inc(self, amount: float = 1.0, **labels: object) -> None:
+        if amount < 0:
+            raise ValueError("counters only go up")
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = self._values.get(key, 0.0) + amount
+
+    def set_total(self, value: float, **labels: object) -> None:
+        """For counters mirrored from another component's own running total (the log sink)."""
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = float(value)
+
+    def value(self, **labels: object) -> float:
+        return self._values.get(self._key(labels), 0.0)
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        if not items and not self.labelnames:
+            items = [((), 0.0)]
+        return [f"{self.name}{_labels(self.labelnames, key)} {_number(v)}" for key, v in items]
+
+
+class Gauge(_Metric):
+    kind = "gauge"
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str]) -> None:
+        super().__init__(name, help_text, labelnames)
+        self._values: dict[LabelValues, float] = {}
+
+    def set(self, value: float, **labels: object) -> None:
+        key = self._key(labels)
+        with self._lock:
+            self._values[key] = float(value)
+
+    def replace(self, values: Mapping[LabelValues, float]) -> None:
+        """Swap the whole series set at once (scrape-time gauges)."""
+        with self._lock:
+            self._values = {tuple(key): float(v) for key, v in values.items()}
+
+    def value(self, **labels: object) -> float:
+        return self._values.get(self._key(labels), 0.0)
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        if not items and not self.labelnames:
+            items = [((), 0.0)]
+        return [f"{self.name}{_labels(self.labelnames, key)} {_number(v)}" for key, v in items]
+
+
+class Histogram(_Metric):
+    kind = "histogram"
+
+    def __init__(self, name: str, help_text: str, labelnames: Sequence[str],
+                 buckets: Sequence[float] = DEFAULT_BUCKETS) -> None:
+        super().__init__(name, help_text, labelnames)
+        self.buckets = tuple(sorted(buckets))
+        self._series: dict[LabelValues, tuple[list[int], list[float]]] = {}
+
+    def observe(self, value: float, **labels: object) -> None:
+        key = self._key(labels)
+        with self._lock:
+            counts, totals = self._series.setdefault(key, ([0] * (len(self.buckets) + 1), [0.0]))
+            for index, bound in enumerate(self.buckets):
+                if value <= bound:
+                    counts[index] += 1
+            counts[-1] += 1
+            totals[0] += value
+
+    def count(self, **labels: object) -> int:
+        series = self._series.get(self._key(labels))
+        return series[0][-1] if series else 0
+
+    def lines(self) -> list[str]:
+        with self._lock:
+            items = sorted((key, (list(c), t[0])) for key, (c, t) in self._series.items())
+        out: list[str] = []
+        for key, (counts, total) in items:
+            for bound, count in zip((*self.buckets, math.inf), counts, strict=True):
+                labels = _labels(self.labelnames, key, [("le", _number(bound))])
+                out.append(f"{self.name}_bucket{labels} {_number(count)}")
+            out.append(f"{self.name}_sum{_labels(self.labelnames, key)} {_number(total)}")
+            out.append(f"{self.name}_count{_labels(self.labelnames, key)} {_number(counts[-1])}")
+        return out
+
+
+class MetricsRegistry:
+    """The process's metrics. Creating a metric twice with the same name and kind returns the first one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._metrics: dict[str, _Metric] = {}
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
+        self._collectors: list[Callable[[], None]] = []
+
+    def counter(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Counter:
+        return self._get(Counter, name, lambda: Counter(name, help_text, labelnames))
+
+    def gauge(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Gauge:
+        return self._get(Gauge, name, lambda: Gauge(name, help_text, labelnames))
+
+    def histogram(self, name: str, help_text: str, labelnames: Sequence[str] = (),
+                  buckets: Sequence[float] = DEFAULT_BUCKETS) -> Histogram:
+        return self._get(Histogram, name, lambda: Histogram(name, help_text, labelnames, buckets))
+
+    def add_collector(self, collect: Callable[[], None]) -> None:
+        """A cheap synchronous callback run before each render (copies another component's counters in)."""
+        self._collectors.append(collect)
+
+    def add_refresher(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """An async callback awaited before each render (scrape-time gauges; it does its own caching)."""
+        self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        for refresh in tuple(self._refreshers):
+            await refresh()
+        for collect in tuple(self._collectors):
+            collect()
+
+    def render(self) -> str:
+        with self._lock:
+            metrics = sorted(self._metrics.values(), key=lambda metric: metric.name)
+        lines: list[str] = []
+        for metric in metrics:
+            lines.extend(metric.header())
+            lines.extend(metric.lines())
+        return "\n".join(lines) + "\n"
+
+    def _get(self, kind: type[_M], name: str, make: Callable[[], _M]) -> _M:
+        with self._lock:
+            existing = self._metrics.get(name)
+            if existing is None:
+                existing = self._metrics[name] = make()
+        if not isinstance(existing, kind):
+            raise ValueError(f"metric {name} already exists as a {existing.kind}")
+        return existing
+
+
+class PrometheusExposition(MetricsExposition):
+    """One scrape: refresh the fleet gauges through the request's own store reader, then render."""
+
+    def __init__(self, registry: MetricsRegistry, fleet: FleetGauges, reader: FleetGaugeReader) -> None:
+        self._registry = registry
+        self._fleet = fleet
+        self._reader = reader
+
+    async def render(self) -> str:
+        await self._fleet.refresh(self._reader)
+        await self._registry.refresh()
+        return self._registry.render()
+
+
+class HttpRequestMetrics(RequestMetrics):
+    """`whalefall_http_requests_total` and `whalefall_http_request_duration_seconds` (method, route, status)."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        labels = ("method", "route", "status")
+        self._requests = registry.counter("whalefall_http_requests_total", "HTTP requests answered", labels)
+        self._duration = registry.histogram("whalefall_http_request_duration_seconds",
+                                            "HTTP request duration in seconds", labels)
+
+    def observe_request(self, *, method: str, route: str, status: int, duration_s: float) -> None:
+        self._requests.inc(method=method, route=route, status=status)
+        self._duration.observe(max(duration_s, 0.0), method=method, route=route, status=status)
+
+
+class FleetGauges:
+    """`whalefall_instances{db_type,status}` from the store, recomputed at most every `ttl_s` seconds."""
+
+    def __init__(self, registry: MetricsRegistry, *, ttl_s: float = 15.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._gauge = registry.gauge("whalefall_instances", "Instances by engine and status", ("db_type", "status"))
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._computed_at: float | None = None
+
+    async def refresh(self, reader: FleetGaugeReader) -> None:
+        now = self._monotonic()
+        if self._computed_at is not None and now - self._computed_at < self._ttl_s:
+            return
+        try:
+            counts = await reader.instance_counts()
+        except StoreUnavailableError:
+            return  # keep the last values; the scrape itself must still answer
+        values: dict[LabelValues, float] = {(engine.value, status): 0.0 for engine in DbEngine
+                                            for status in INSTANCE_STATUSES}
+        values.update({key: float(n) for key, n in counts.items()})
+        self._gauge.replace(values)
+        self._computed_at = now
+
+
+class CountingAuditLog(AuditLog):
+    """Decorates the AuditLog port: counts `whalefall_audit_events_total{action,outcome}` and, for
+    `auth.login.*` actions, `whalefall_login_attempts_total{outcome}`. Counted when recorded (a later rollback of
+    the caller's transaction is not subtracted)."""
+
+    def __init__(self, inner: AuditLog, registry: MetricsRegistry) -> None:
+        self._inner = inner
+        self._events = registry.counter("whalefall_audit_events_total", "Audit events recorded",
+                                        ("action", "outcome"))
+        self._logins = registry.counter("whalefall_login_attempts_total", "Login attempts", ("outcome",))
+
+    async def record(self, entry: AuditEntry) -> None:
+        await self._inner.record(entry)
+        self._events.inc(action=entry.action, outcome=entry.outcome.value)
+        if entry.action.startswith("auth.login."):
+            self._logins.inc(outcome=entry.action.removeprefix("auth.login."))
