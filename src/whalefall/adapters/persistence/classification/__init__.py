@@ -1,0 +1,1 @@
+"""Persistence of the classification context (classifications, rules, assignments, facts from the ledger)."""

@@ -1,0 +1,67 @@
+"""Providers of the classification context: stores, the ledger facts source, the compiled rule-set cache (one per
+process) and its use cases, the `classification` record work included."""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, provide, provide_all
+
+from whalefall.adapters.persistence.classification.assignments import SqlAlchemyAssignmentStore
+from whalefall.adapters.persistence.classification.facts import SqlAlchemyAccountFactsSource
+from whalefall.adapters.persistence.classification.store import SqlAlchemyClassificationStore
+from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
+from whalefall.application.classification.assignments import (
+    CreateManualAssignment,
+    DeleteManualAssignment,
+    GetStatistics,
+    ListAssignmentHistory,
+    ListAssignments,
+)
+from whalefall.application.classification.classifications import (
+    CreateClassification,
+    DeleteClassification,
+    GetClassification,
+    ListClassifications,
+    UpdateClassification,
+)
+from whalefall.application.classification.classify_record import ClassifyRecord
+from whalefall.application.classification.dry_run import DryRunRule
+from whalefall.application.classification.explain_rule import ExplainRule
+from whalefall.application.classification.rule_sets import RuleSetCache
+from whalefall.application.classification.rules import (
+    CreateRule,
+    DeleteRule,
+    GetRule,
+    ListRuleRevisions,
+    ListRules,
+    UpdateRule,
+    ValidateRule,
+)
+from whalefall.application.classification.start_classification import StartClassification
+from whalefall.application.ports.classification import AccountFactsSource, AssignmentStore, ClassificationStore
+
+
+class ClassificationProvider(Provider):
+    scope = Scope.REQUEST
+
+    @provide(scope=Scope.APP)
+    def rule_sets(self) -> RuleSetCache:
+        return RuleSetCache()
+
+    @provide
+    def store(self, uow: SqlAlchemyUnitOfWork) -> ClassificationStore:
+        return SqlAlchemyClassificationStore(uow)
+
+    @provide
+    def assignments(self, uow: SqlAlchemyUnitOfWork) -> AssignmentStore:
+        return SqlAlchemyAssignmentStore(uow)
+
+    @provide
+    def facts(self, uow: SqlAlchemyUnitOfWork) -> AccountFactsSource:
+        return SqlAlchemyAccountFactsSource(uow)
+
+    use_cases = provide_all(
+        ListClassifications, GetClassification, CreateClassification, UpdateClassification, DeleteClassification,
+        ListRules, GetRule, CreateRule, UpdateRule, DeleteRule, ListRuleRevisions, ValidateRule, ExplainRule,
+        DryRunRule, ListAssignments, ListAssignmentHistory, CreateManualAssignment, DeleteManualAssignment,
+        GetStatistics, StartClassification, ClassifyRecord,
+    )
