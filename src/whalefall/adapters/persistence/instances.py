@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from whalefall.adapters.persistence._sql import contains_ci, fetch_page, make_page, translate_unique
+from whalefall.adapters.persistence.tables.accounts import principals
+from whalefall.adapters.persistence.tables.capacity import instance_databases
 from whalefall.adapters.persistence.tables.instances import credentials, instance_tags, instances, tags
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.ports.instances import (
@@ -186,10 +188,24 @@ class SqlAlchemyInstanceRepository(InstanceRepository):
                 .where(instance_tags.c.instance_id.in_(ids)).order_by(tags.c.name))).all()
             for instance_id, tag_id, name, display_name, category in tag_rows:
                 tag_map[instance_id].append(TagRef(TagId(tag_id), name, display_name, category))
-        return [_instance_record(row, tuple(tag_map[row["id"]])) for row in rows]
+        account_counts: dict[int, int] = {}
+        if ids:
+            account_counts = {int(i): int(n) for i, n in (await connection.execute(
+                select(principals.c.instance_id, func.count()).where(
+                    principals.c.instance_id.in_(ids), principals.c.is_account.is_(True),
+                    principals.c.active.is_(True)).group_by(principals.c.instance_id))).all()}
+        database_counts: dict[int, int] = {}
+        if ids:
+            database_counts = {int(i): int(n) for i, n in (await connection.execute(
+                select(instance_databases.c.instance_id, func.count()).where(
+                    instance_databases.c.instance_id.in_(ids), instance_databases.c.status == "active")
+                .group_by(instance_databases.c.instance_id))).all()}
+        return [_instance_record(row, tuple(tag_map[row["id"]]), account_counts.get(row["id"], 0),
+                                 database_counts.get(row["id"], 0)) for row in rows]
 
 
-def _instance_record(row: Mapping[Any, Any], tag_refs: tuple[TagRef, ...]) -> InstanceRecord:
+def _instance_record(row: Mapping[Any, Any], tag_refs: tuple[TagRef, ...], account_count: int = 0,
+                     database_count: int = 0) -> InstanceRecord:
     credential = (CredentialRef(CredentialId(row["credential_id"]), row["credential_name"])
                   if row["credential_id"] is not None else None)
     return InstanceRecord(
@@ -202,9 +218,9 @@ def _instance_record(row: Mapping[Any, Any], tag_refs: tuple[TagRef, ...]) -> In
         last_contact_ok=row["last_contact_ok"], last_contact_error_code=row["last_contact_error_code"],
         last_success_at=row["last_success_at"], accounts_synced_at=row["accounts_synced_at"],
         last_capacity_collected_on=row["last_capacity_collected_on"],
-        # The accounts and databases ledgers arrive with the accounts and capacity slices; until their tables
-        # exist no instance has any, so the counts are truthfully zero.
-        account_count=0, database_count=0,
+        # account_count: active account rows of the grant ledger; database_count: active rows of the databases
+        # ledger (instance_databases).
+        account_count=account_count, database_count=database_count,
         created_at=row["created_at"], updated_at=row["updated_at"], deleted_at=row["deleted_at"],
         revision=row["revision"],
     )

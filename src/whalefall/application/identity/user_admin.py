@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from whalefall.application.identity.login_throttle import LoginThrottle
 from whalefall.application.identity.user_changes import SessionRevoker, load_user
 from whalefall.application.ports.audit import AuditEntry, AuditLog, field_changes
 from whalefall.application.ports.clock import Clock
@@ -40,16 +41,19 @@ class ListUsers:
 
 @dataclass(frozen=True, slots=True)
 class UnlockUser:
-    """Clears a login lockout (users:manage)."""
+    """Clears a login lockout (users:manage): `locked_until` and the username's failure and lockout counters."""
 
     users: UserRepository
     audit: AuditLog
     clock: Clock
     uow: UnitOfWork
+    throttle: LoginThrottle | None = None
 
     async def execute(self, actor: Actor, user_id: UserId) -> User:
         actor.require(Permission.USERS_MANAGE)
         user = await load_user(self.users, user_id)
+        if self.throttle is not None:
+            await self.throttle.unlock(user.username)
         await self.users.update(user.id, {"locked_until": None}, at=self.clock.now())
         await self.audit.record(AuditEntry(actor=actor, action="user.unlock", target_type="user",
                                            target_id=str(user.id)))

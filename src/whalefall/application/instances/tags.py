@@ -33,7 +33,7 @@ MAX_PAIRS: Final = 10_000
 
 def _check_tag_fields(name: str | Unset, display_name: str | Unset, category: str | Unset) -> None:
     problems: list[Problem] = []
-    if name is not UNSET and not TAG_NAME.match(name):
+    if name is not UNSET and not TAG_NAME.fullmatch(name):
         problems.append(Problem("body.name", "invalid_format", "letters, digits, '_', '.', '-' (≤ 64, starting "
                                                                "with a letter or digit)"))
     if display_name is not UNSET and (not display_name or len(display_name) > 128

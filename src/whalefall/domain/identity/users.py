@@ -17,7 +17,7 @@ USERNAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 
 def valid_username(username: str) -> bool:
     """3–64 characters of `[A-Za-z0-9_.-]`; uniqueness is case-insensitive (checked by the store)."""
-    return bool(USERNAME_PATTERN.match(username))
+    return bool(USERNAME_PATTERN.fullmatch(username))
 
 
 def normalize_username(username: str) -> str:

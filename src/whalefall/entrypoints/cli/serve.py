@@ -8,23 +8,26 @@ from typing import Annotated
 import typer
 import uvicorn
 from dishka.integrations.litestar import LitestarProvider
+from dishka.integrations.taskiq import TaskiqProvider
 from rich.console import Console
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.identity import UserRepository
 from whalefall.application.ports.security import AccessTokenCodec, SecretCipher
 from whalefall.entrypoints.di import make_container
-from whalefall.entrypoints.di.runtime import setup_logging, upgrade_store
+from whalefall.entrypoints.di.runtime import setup_logging, start_log_sink, stop_log_sink, upgrade_store
 from whalefall.entrypoints.http.app import create_app
 from whalefall.entrypoints.http.auth import HttpAuthProvider
+from whalefall.entrypoints.scheduler.app import embedded_scheduler
 from whalefall.entrypoints.settings import Settings
+from whalefall.entrypoints.worker.app import WorkerProvider, embedded_worker
 
 NO_USER_HINT = "No user exists yet. Create the first admin with: whalefall users create-admin"
 
 
 async def serve(host: str, port: int) -> None:
     settings = Settings.from_environ()
-    container = make_container(settings, HttpAuthProvider(), LitestarProvider())
+    container = make_container(settings, HttpAuthProvider(), LitestarProvider(), WorkerProvider(), TaskiqProvider())
     try:
         await setup_logging(container, settings, process="api")
         # Load both keyrings now: a missing or insecure key file must stop the start, not the first request.
@@ -32,6 +35,7 @@ async def serve(host: str, port: int) -> None:
         await container.get(AccessTokenCodec)
         if settings.embedded:
             await upgrade_store(container)
+        await start_log_sink(container)
         async with container() as request_scope:
             users = await request_scope.get(UserRepository)
             if await users.count() == 0:
@@ -39,8 +43,13 @@ async def serve(host: str, port: int) -> None:
         app = create_app(container, settings, await container.get(Clock))
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
         server = uvicorn.Server(config)
-        await server.serve()
+        # Without Redis the in-memory broker's worker and the reaper run in this event loop (operations §0).
+        # Embedded mode also runs the scheduler here, always the leader (in-memory locks); every mode seeds the
+        # built-in jobs and pipeline where absent.
+        async with embedded_worker(container), embedded_scheduler(container, run=settings.embedded):
+            await server.serve()
     finally:
+        await stop_log_sink(container)
         await container.close()
 
 

@@ -99,7 +99,7 @@ def query_problems(request: Request[Any, Any, Any], parameters: Mapping[str, Fie
         kwarg = field.kwarg_definition
         if isinstance(kwarg, ParameterKwarg) and not kwarg.header and not kwarg.cookie and type(kwarg).__name__ in (
                 "QueryParameter", "ParameterKwarg"):
-            declared[kwarg.query or name] = field
+            declared[kwarg.query or kwarg.name or name] = field
     problems: list[Problem] = []
     query = request.query_params
     for key in query:

@@ -8,9 +8,16 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import whalefall.adapters.persistence.tables.access
+import whalefall.adapters.persistence.tables.accounts
 import whalefall.adapters.persistence.tables.audit
+import whalefall.adapters.persistence.tables.capacity
+import whalefall.adapters.persistence.tables.classification
 import whalefall.adapters.persistence.tables.identity
-import whalefall.adapters.persistence.tables.instances  # noqa: F401  (registers the tables on the metadata)
+import whalefall.adapters.persistence.tables.instances
+import whalefall.adapters.persistence.tables.logs
+import whalefall.adapters.persistence.tables.operations
+import whalefall.adapters.persistence.tables.sessions  # noqa: F401  (registers the tables on the metadata)
 from whalefall.adapters.persistence.tables import metadata
 
 config = context.config

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from whalefall.application.instances.credentials import (
     CreateCredential,
@@ -37,11 +37,11 @@ class CredentialController(Controller):
     async def list_credentials(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ListCredentials],
         page: PageQuery = 1, limit: LimitQuery = 20, sort: SortQuery = None,
-        q: Annotated[str | None, Parameter(query="q", min_length=1, max_length=100)] = None,
-        db_type: Annotated[list[DbEngine] | None, Parameter(query="db_type")] = None,
-        auth_method: Annotated[Literal["password", "windows"] | None, Parameter(query="auth_method")] = None,
-        key_id: Annotated[str | None, Parameter(query="key_id", min_length=1, max_length=64)] = None,
-        in_use: Annotated[bool | None, Parameter(query="in_use")] = None,
+        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
+        db_type: Annotated[list[DbEngine] | None, QueryParameter(name="db_type")] = None,
+        auth_method: Annotated[Literal["password", "windows"] | None, QueryParameter(name="auth_method")] = None,
+        key_id: Annotated[str | None, QueryParameter(name="key_id", min_length=1, max_length=64)] = None,
+        in_use: Annotated[bool | None, QueryParameter(name="in_use")] = None,
     ) -> Response[Envelope[PageOut[CredentialOut]]]:
         paging = page_request(page, limit, sort, allowed=("name", "created_at", "secret_updated_at"), default="name")
         query = CredentialQuery(q=q, db_types=frozenset(db_type or ()), auth_method=auth_method, key_id=key_id,
@@ -86,7 +86,7 @@ class CredentialController(Controller):
             summary="Delete a credential (refused while referenced)")
     async def delete_credential(self, request: Request[Any, Any, Any], credential_id: FromPath[int],
                                 actor: FromDishka[Actor], use_case: FromDishka[DeleteCredential],
-                                revision: Annotated[int | None, Parameter(query="revision")] = None
+                                revision: Annotated[int | None, QueryParameter(name="revision")] = None
                                 ) -> Response[Envelope[IdOut]]:
         await use_case.execute(actor, CredentialId(credential_id), revision)
         return ok(request, IdOut(id=credential_id), message="Credential deleted")

@@ -6,11 +6,12 @@ from typing import Annotated, Any, Literal
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from whalefall.application.instances.create_instance import CreateInstance, CreateInstanceInput
 from whalefall.application.instances.instance_lifecycle import DeleteInstance, PurgeInstance, RestoreInstance
 from whalefall.application.instances.instance_queries import GetInstance, ListInstances
+from whalefall.application.instances.test_connection import TestInstanceConnection
 from whalefall.application.instances.update_instance import UpdateInstance, UpdateInstanceInput
 from whalefall.application.ports.instances import InstanceQuery
 from whalefall.application.shared.actor import Actor
@@ -20,6 +21,7 @@ from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.envelope import DeletedOut, Envelope, IdOut, PageOut, ok, page_out
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
 from whalefall.entrypoints.http.patching import given
+from whalefall.entrypoints.http.schemas.connection_tests import ConnectionTestResultOut
 from whalefall.entrypoints.http.schemas.instances import InstanceCreate, InstanceOut, InstancePatch
 
 SORTABLE = ("name", "db_type", "host", "created_at", "last_success_at", "last_accounts_sync_at")
@@ -33,14 +35,14 @@ class InstanceController(Controller):
     async def list_instances(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ListInstances],
         page: PageQuery = 1, limit: LimitQuery = 20, sort: SortQuery = None,
-        q: Annotated[str | None, Parameter(query="q", min_length=1, max_length=100)] = None,
-        db_type: Annotated[list[DbEngine] | None, Parameter(query="db_type")] = None,
-        flavor: Annotated[list[str] | None, Parameter(query="flavor")] = None,
-        status: Annotated[Literal["active", "inactive", "deleted"] | None, Parameter(query="status")] = None,
-        tags_any: Annotated[list[str] | None, Parameter(query="tags_any")] = None,
-        tags_all: Annotated[list[str] | None, Parameter(query="tags_all")] = None,
-        credential_id: Annotated[int | None, Parameter(query="credential_id", ge=1)] = None,
-        connection: Annotated[Literal["ok", "failed", "never"] | None, Parameter(query="connection")] = None,
+        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
+        db_type: Annotated[list[DbEngine] | None, QueryParameter(name="db_type")] = None,
+        flavor: Annotated[list[str] | None, QueryParameter(name="flavor")] = None,
+        status: Annotated[Literal["active", "inactive", "deleted"] | None, QueryParameter(name="status")] = None,
+        tags_any: Annotated[list[str] | None, QueryParameter(name="tags_any")] = None,
+        tags_all: Annotated[list[str] | None, QueryParameter(name="tags_all")] = None,
+        credential_id: Annotated[int | None, QueryParameter(name="credential_id", ge=1)] = None,
+        connection: Annotated[Literal["ok", "failed", "never"] | None, QueryParameter(name="connection")] = None,
     ) -> Response[Envelope[PageOut[InstanceOut]]]:
         paging = page_request(page, limit, sort, allowed=SORTABLE, default="name")
         query = InstanceQuery(q=q, db_types=frozenset(db_type or ()), flavors=frozenset(flavor or ()), status=status,
@@ -88,7 +90,7 @@ class InstanceController(Controller):
             summary="Soft-delete an instance")
     async def delete_instance(self, request: Request[Any, Any, Any], instance_id: FromPath[int],
                               actor: FromDishka[Actor], use_case: FromDishka[DeleteInstance],
-                              revision: Annotated[int | None, Parameter(query="revision")] = None
+                              revision: Annotated[int | None, QueryParameter(name="revision")] = None
                               ) -> Response[Envelope[DeletedOut]]:
         deleted_at = await use_case.execute(actor, InstanceId(instance_id), revision)
         return ok(request, DeletedOut(id=instance_id, deleted_at=deleted_at), message="Instance deleted")
@@ -108,3 +110,13 @@ class InstanceController(Controller):
                              ) -> Response[Envelope[IdOut]]:
         await use_case.execute(actor, InstanceId(instance_id))
         return ok(request, IdOut(id=instance_id), message="Instance purged")
+
+    @post("/{instance_id:int}/actions/test-connection", opt=requires(Permission.INSTANCES_WRITE), status_code=200,
+          summary="Test the registered endpoint with its stored credential",
+          description=TestInstanceConnection.__doc__)
+    async def test_connection(self, request: Request[Any, Any, Any], instance_id: FromPath[int],
+                              actor: FromDishka[Actor], use_case: FromDishka[TestInstanceConnection]
+                              ) -> Response[Envelope[ConnectionTestResultOut]]:
+        result = await use_case.execute(actor, InstanceId(instance_id))
+        return ok(request, ConnectionTestResultOut.of(result),
+                  message="Connection test passed" if result.ok else "Connection test failed")

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import msgspec
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, head
 from litestar.openapi import ResponseSpec
 
 from whalefall.application.health.check_readiness import CheckReadiness
@@ -65,3 +65,15 @@ class SystemController(Controller):
             return cast(Response[Envelope[ReadyOut]], failure)
         return ok(request, ReadyOut(status="ok", components=[ComponentOut(name=c.name, status="ok")
                                                              for c in components]))
+
+    @head("/health/live", opt=requires(PUBLIC), summary="Liveness (HEAD)")
+    async def live_head(self) -> Response[None]:
+        return Response(content=None, status_code=200)
+
+    @head("/health/ready", opt=requires(PUBLIC), summary="Readiness (HEAD): 503 when a required component is down")
+    async def ready_head(self, request: Request[Any, Any, Any], readiness: FromDishka[CheckReadiness]
+                         ) -> Response[None]:
+        components = await readiness.execute(draining=bool(getattr(request.app.state, "draining", False)))
+        ok_all = all(c.ok for c in components if c.required)
+        return Response(content=None, status_code=200 if ok_all else 503,
+                        headers=None if ok_all else {"Retry-After": "5"})

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from whalefall.application.instances.tags import (
     BulkAssignTags,
@@ -50,9 +50,9 @@ class TagController(Controller):
     async def list_tags(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ListTags],
         page: PageQuery = 1, limit: LimitQuery = 20, sort: SortQuery = None,
-        q: Annotated[str | None, Parameter(query="q", min_length=1, max_length=100)] = None,
-        category: Annotated[list[str] | None, Parameter(query="category")] = None,
-        is_active: Annotated[bool | None, Parameter(query="is_active")] = None,
+        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
+        category: Annotated[list[str] | None, QueryParameter(name="category")] = None,
+        is_active: Annotated[bool | None, QueryParameter(name="is_active")] = None,
     ) -> Response[Envelope[PageOut[TagOut]]]:
         paging = page_request(page, limit, sort, allowed=("name", "category", "created_at", "instance_count"),
                               default="name")
@@ -94,8 +94,8 @@ class TagController(Controller):
             summary="Delete a tag (linked → 409 unless force, which needs system:manage)")
     async def delete_tag(self, request: Request[Any, Any, Any], tag_id: FromPath[int], actor: FromDishka[Actor],
                          use_case: FromDishka[DeleteTag],
-                         force: Annotated[bool, Parameter(query="force")] = False,
-                         revision: Annotated[int | None, Parameter(query="revision")] = None
+                         force: Annotated[bool, QueryParameter(name="force")] = False,
+                         revision: Annotated[int | None, QueryParameter(name="revision")] = None
                          ) -> Response[Envelope[TagUnlinkedOut]]:
         unlinked = await use_case.execute(actor, TagId(tag_id), force=force, revision=revision)
         return ok(request, TagUnlinkedOut(id=tag_id, unlinked_count=unlinked), message="Tag deleted")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from whalefall.application.identity.create_user import CreateUser, CreateUserInput
 from whalefall.application.identity.delete_user import DeleteUser, DeleteUserInput
@@ -32,10 +32,10 @@ class UserController(Controller):
     async def list_users(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ListUsers],
         page: PageQuery = 1, limit: LimitQuery = 20, sort: SortQuery = None,
-        q: Annotated[str | None, Parameter(query="q", min_length=1, max_length=100)] = None,
-        role: Annotated[list[Role] | None, Parameter(query="role")] = None,
-        is_active: Annotated[bool | None, Parameter(query="is_active")] = None,
-        include_deleted: Annotated[bool, Parameter(query="include_deleted")] = False,
+        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
+        role: Annotated[list[Role] | None, QueryParameter(name="role")] = None,
+        is_active: Annotated[bool | None, QueryParameter(name="is_active")] = None,
+        include_deleted: Annotated[bool, QueryParameter(name="include_deleted")] = False,
     ) -> Response[Envelope[PageOut[UserOut]]]:
         paging = page_request(page, limit, sort, allowed=("username", "created_at", "last_login_at"),
                               default="username")
@@ -68,7 +68,7 @@ class UserController(Controller):
     @delete("/{user_id:int}", opt=requires(Permission.USERS_MANAGE), status_code=200, summary="Soft-delete a user")
     async def delete_user(self, request: Request[Any, Any, Any], user_id: FromPath[int], actor: FromDishka[Actor],
                           use_case: FromDishka[DeleteUser],
-                          revision: Annotated[int | None, Parameter(query="revision")] = None
+                          revision: Annotated[int | None, QueryParameter(name="revision")] = None
                           ) -> Response[Envelope[DeletedOut]]:
         deleted_at = await use_case.execute(DeleteUserInput(actor=actor, user_id=UserId(user_id), revision=revision))
         return ok(request, DeletedOut(id=user_id, deleted_at=deleted_at), message="User deleted")

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from whalefall.application.identity.browser_sessions import StartedSession
 from whalefall.application.identity.token_pairs import TokenPair
 from whalefall.domain.identity.roles import Role
 from whalefall.domain.identity.users import User
@@ -82,12 +83,28 @@ class AuthInfoOut(msgspec.Struct, kw_only=True):
     method: str
     expires_at: datetime | None
     token_id: str | None = None
+    scopes: list[str] | None = None
 
 
 class MeOut(msgspec.Struct, kw_only=True):
     user: UserOut
     permissions: list[str]
     auth: AuthInfoOut
+    csrf_token: str | None = None
+
+
+class SessionOut(msgspec.Struct, kw_only=True):
+    """POST /auth/session: the session id travels only in the cookie."""
+
+    user: UserOut
+    csrf_token: str
+    idle_expires_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, started: StartedSession) -> SessionOut:
+        return cls(user=UserOut.of(started.user), csrf_token=started.csrf_token,
+                   idle_expires_at=started.idle_expires_at, expires_at=started.expires_at)
 
 
 class PasswordChangedOut(msgspec.Struct, kw_only=True):

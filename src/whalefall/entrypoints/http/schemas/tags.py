@@ -12,7 +12,7 @@ from whalefall.application.instances.tags import ClearReceipt, PairReceipts
 from whalefall.application.ports.instances import TagRecord
 from whalefall.entrypoints.http.text import TRIMMED
 
-Name = Annotated[str, Meta(min_length=1, max_length=64)]
+Name = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")]
 DisplayName = Annotated[str, Meta(min_length=1, max_length=128, pattern=TRIMMED)]
 Category = Annotated[str, Meta(min_length=1, max_length=64, pattern=TRIMMED)]
 Ids500 = Annotated[list[Annotated[int, Meta(ge=1)]], Meta(min_length=1, max_length=500)]
