@@ -24,6 +24,7 @@ from dishka import Provider, Scope, provide
 from dishka.integrations.litestar import LitestarProvider
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.fakes.operations import RecordingAdvanceQueue
@@ -106,5 +107,9 @@ def test_api_conforms_to_its_openapi_document(tmp_path: Path, sqlite_template: P
     loaded = (schemathesis.openapi.from_asgi(OPENAPI, app)
               .exclude(method="DELETE", path="/api/v1/api-tokens/{token_id}")
               .exclude(method="GET", path="/api/v1/capacity/samples/databases"))
-    failures = _failures(loaded, token)
+    try:
+        failures = _failures(loaded, token)
+    finally:
+        # The app and its container ran on schemathesis' event-loop thread (its private portal); close it there.
+        asgi._get_portal().call(container.close)
     assert failures == [], "\n\n".join(failures)
