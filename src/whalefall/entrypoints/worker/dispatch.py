@@ -14,7 +14,9 @@ from typing import Final, TypeVar
 from dishka import AsyncContainer
 
 from whalefall.application.accounts.run_instance_sync import RunInstanceSync
+from whalefall.application.capacity.aggregate_capacity import AggregateCapacity
 from whalefall.application.classification.classify_record import ClassifyRecord
+from whalefall.application.partitions.maintain_partitions import ApplyPartitionPlan
 from whalefall.application.sessions.run_record import RecordWorks
 from whalefall.application.sessions.work import RecordWork
 from whalefall.domain.sessions.sessions import SessionKind
@@ -35,6 +37,8 @@ def resolved(work_type: type[W]) -> WorkFactory:
 WORK_FACTORIES: Final[Mapping[SessionKind, WorkFactory]] = MappingProxyType({
     SessionKind.CLASSIFICATION: resolved(ClassifyRecord),
     SessionKind.ACCOUNTS_SYNC: resolved(RunInstanceSync),
+    SessionKind.CAPACITY_AGGREGATION: resolved(AggregateCapacity),
+    SessionKind.PARTITION_MAINTENANCE: resolved(ApplyPartitionPlan),
 })
 """Kinds without an entry fail their records with UNSUPPORTED_KIND."""
 
