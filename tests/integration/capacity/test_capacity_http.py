@@ -157,6 +157,11 @@ async def test_forecast_and_samples(api: Api) -> None:
     assert samples["total"] == 10
     inst = await _get(api, "/api/v1/capacity/samples/instances", instance_id=instance, limit=200)
     assert inst["total"] == 14 and inst["items"][0]["collected_on"] < inst["items"][-1]["collected_on"]
+    # Found by Schemathesis: a default window before year 1 overflowed into a 500.
+    early = error_of(await api.client.get("/api/v1/capacity/samples/databases", headers=headers,
+                                          params={"instance_id": instance, "end_on": "0001-01-01"}),
+                     400, "VALIDATION_ERROR")
+    assert early["details"][0]["field"] == "query.end_on"
 
 
 async def test_database_ledger_routes(api: Api) -> None:

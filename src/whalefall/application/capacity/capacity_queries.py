@@ -120,6 +120,9 @@ class ListCapacitySamples:
     def _query(self, instance_id: int, database_name: str | None, start_on: date | None,
                end_on: date | None) -> SampleQuery:
         end = end_on or self.config.today(self.clock)
+        if start_on is None and end.toordinal() <= 89:
+            # The default 90-day window cannot start before 0001-01-01.
+            raise ValidationProblemsError([Problem("query.end_on", "too_small", "must be after 0001-03-31")])
         start = start_on or end - timedelta(days=89)
         _check_range(start, end)
         return SampleQuery(instance_id=instance_id, start_on=start, end_on=end, database_name=database_name)
