@@ -15,7 +15,7 @@ from whalefall.application.ports.connectors import (
     ConnectorTimeouts,
 )
 from whalefall.application.ports.instances import CredentialRepository, InstanceRecord, InstanceRepository
-from whalefall.application.ports.security import SecretCipher
+from whalefall.application.ports.security import SecretCipher, credential_associated_data
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
 from whalefall.domain.accounts.changes import ChangeType
@@ -41,7 +41,6 @@ from whalefall.domain.sessions.backoff import ErrorClass
 MAX_WARNINGS: Final = 50
 #: Associated data binding a credential ciphertext to its row. Same format as
 #: `application.instances.credentials.associated_data`, which application slices may not import (import contract).
-_CREDENTIAL_AD: Final = "whalefall:credential:{id}"
 #: Added/reactivated accounts listed in the record details (the rest are counted, never named).
 MAX_DETAIL_ACCOUNTS: Final = 100
 
@@ -185,7 +184,7 @@ class RunInstanceSync(RecordWork):
             raise ConnectorError(ErrorClass.CONFIG_ERROR, "The instance has no credential",
                                  error_code="CREDENTIAL_MISSING")
         try:
-            plaintext = self.cipher.decrypt(secret, associated_data=_CREDENTIAL_AD.format(id=record.id).encode())
+            plaintext = self.cipher.decrypt(secret, associated_data=credential_associated_data(record.id))
         except InvalidStateError as exc:
             raise ConnectorError(ErrorClass.CONFIG_ERROR, exc.message, error_code=exc.code) from exc
         return ConnectionTarget(instance_id=instance.id, db_type=instance.db_type, host=instance.host,

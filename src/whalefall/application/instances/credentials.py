@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from whalefall.application.ports.audit import AuditEntry, AuditLog, field_changes
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.instances import CredentialQuery, CredentialRecord, CredentialRepository
-from whalefall.application.ports.security import SecretCipher
+from whalefall.application.ports.security import SecretCipher, credential_associated_data
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor
 from whalefall.application.shared.paging import Page, PageRequest
@@ -31,9 +31,7 @@ from whalefall.domain.instances import (
 ROTATION_BATCH = 200
 
 
-def associated_data(credential_id: int) -> bytes:
-    """Binds a ciphertext to its row: a blob copied onto another row fails to decrypt."""
-    return f"whalefall:credential:{credential_id}".encode()
+associated_data = credential_associated_data
 
 
 def check_secret(secret: str, field_path: str) -> SecretText:

@@ -33,6 +33,11 @@ class EncryptedSecret:
     blob: bytes
 
 
+def credential_associated_data(credential_id: int) -> bytes:
+    """Associated data of a credential's ciphertext: binds it to its row, so a blob copied onto another row fails."""
+    return f"whalefall:credential:{credential_id}".encode()
+
+
 class SecretCipher(Protocol):
     """AES-256-GCM with key ids; associated data binds a ciphertext to its row (`whalefall:credential:<id>`)."""
 
