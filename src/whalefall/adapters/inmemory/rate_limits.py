@@ -32,7 +32,8 @@ class InMemoryRateLimiter(RateLimiter):
 
     @staticmethod
     def _hits(count: int, expires: float, now: float) -> Hits:
-        return Hits(count, max(1, math.ceil(expires - now)))
+        # Round away float noise first: (now + 300) - now can be 300.00000000000006, which ceil() makes 301.
+        return Hits(count, max(1, math.ceil(round(expires - now, 6))))
 
     async def hit(self, key: str, *, window_s: int) -> Hits:
         now = self._monotonic()
