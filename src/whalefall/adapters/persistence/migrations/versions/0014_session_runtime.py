@@ -1,4 +1,4 @@
-"""Reserved revision: performance indexes (no-op until a slice needs it)
+"""Reserved revision: session runtime (no-op until a slice needs it)
 
 Revision ID: 0014
 Revises: 0013
