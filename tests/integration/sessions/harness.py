@@ -16,6 +16,7 @@ from whalefall.adapters.persistence.instances import SqlAlchemyInstanceRepositor
 from whalefall.adapters.persistence.sessions import SqlAlchemySessionStore
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.ports.sessions import NewRecord, RecordView, SessionView
+from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
 from whalefall.application.sessions.open_session import OpenSession, OpenSessionInput
 from whalefall.application.sessions.reap import ReaperConfig, ReapOutcome, ReapSessions
 from whalefall.application.sessions.run_record import RunnerConfig, RunOutcome, RunRecord
@@ -51,6 +52,7 @@ class Harness:
     database: Database
     clock: SettableClock = field(default_factory=SettableClock)
     queue: RecordingTaskQueue = field(default_factory=RecordingTaskQueue)
+    finalised: SessionFinalisedListeners = NO_LISTENERS
 
     @property
     def transactions(self) -> StoreTransactions:
@@ -90,12 +92,13 @@ class Harness:
                   config: RunnerConfig | None = None, worker_id: str = "test:1:abcd") -> RunOutcome:
         async with self.unit() as (store, uow):
             runner = RunRecord(store, uow, self.transactions, MappingRecordWorks({kind: work}), self.clock,
-                               worker_id, config or quick_config())
+                               worker_id, config or quick_config(), self.finalised)
             return await runner.execute(record_id)
 
     async def reap(self, config: ReaperConfig | None = None) -> ReapOutcome:
         async with self.unit() as (store, uow):
-            return await ReapSessions(store, self.queue, uow, self.clock, config or ReaperConfig()).execute()
+            return await ReapSessions(store, self.queue, uow, self.clock, config or ReaperConfig(),
+                                      self.finalised).execute()
 
     async def session(self, session_id: str) -> SessionView:
         async with self.unit() as (store, _uow):

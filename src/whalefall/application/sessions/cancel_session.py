@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.sessions import SessionStore, SessionView
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
 from whalefall.application.shared.actor import Actor
 from whalefall.domain.identity.roles import Permission
+from whalefall.domain.sessions.sessions import TERMINAL_SESSION_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +24,12 @@ class CancelSession:
     store: SessionStore
     uow: UnitOfWork
     clock: Clock
+    finalised: SessionFinalisedListeners = NO_LISTENERS
 
     async def execute(self, actor: Actor, session_id: str) -> SessionView:
         actor.require(Permission.SYNC_RUN)
         session = await self.store.request_cancel(session_id, by=actor.user_id, now=self.clock.now())
         await self.uow.commit()
+        if session.status in TERMINAL_SESSION_STATUSES:
+            await self.finalised.notify(session)
         return session

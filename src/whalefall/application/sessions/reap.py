@@ -10,6 +10,7 @@ from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore
 from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
 from whalefall.domain.sessions.records import RecordErrorCode, RecordStatus
 
 logger = logging.getLogger(__name__)
@@ -49,18 +50,23 @@ class ReapSessions:
     uow: UnitOfWork
     clock: Clock
     config: ReaperConfig
+    finalised: SessionFinalisedListeners = NO_LISTENERS
 
     async def execute(self) -> ReapOutcome:
         now = self.clock.now()
         lost = 0
+        touched: set[str] = set()  # sessions a transition may have finalised
         for record in await self.store.expired_leases(before=now - timedelta(seconds=self.config.grace_s)):
             details = {"lease_owner": record.lease_owner,
                        "last_heartbeat_at": record.heartbeat_at.isoformat() if record.heartbeat_at else None}
-            lost += await self.store.finish(record.id, RecordFinish(
+            changed = await self.store.finish(record.id, RecordFinish(
                 status=RecordStatus.FAILED, error_code=RecordErrorCode.WORKER_LOST.value,
                 error_message="the worker stopped renewing its lease", details=details),
                 now=now, worker_id=record.lease_owner)
             await self.uow.commit()
+            lost += changed
+            if changed:
+                touched.add(record.session_id)
         stalled = await self.store.stalled_pending(before=now - timedelta(seconds=self.config.stall_after_s))
         exhausted = [r for r in stalled if r.dispatch_count >= self.config.max_dispatches]
         for record in exhausted:
@@ -69,10 +75,14 @@ class ReapSessions:
                 error_message=f"not picked up after {record.dispatch_count} dispatches",
                 details={"dispatch_count": record.dispatch_count}), now=now, from_status=RecordStatus.PENDING)
             await self.uow.commit()
+            touched.add(record.session_id)
         redispatched = await _redispatch(self.store, self.queue, self.uow,
                                          [r for r in stalled if r.dispatch_count < self.config.max_dispatches], now)
         finalised = await self.store.finalise_idle_sessions(now=now)
         await self.uow.commit()
+        for session_id in sorted(touched | set(finalised)):
+            await self.finalised.notify_if_terminal(self.store, session_id)
+        await self.uow.rollback()  # end the read transaction of the notifications
         return ReapOutcome(workers_lost=lost, redispatched=redispatched, not_dispatched=len(exhausted),
                            finalised=len(finalised))
 

@@ -29,6 +29,7 @@ from whalefall.application.ports.connectors import ConnectorError
 from whalefall.application.ports.instances import InstanceRepository
 from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore, SessionView
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
 from whalefall.application.sessions.work import (
     LeaseLostError,
     RecordCancelledError,
@@ -152,6 +153,11 @@ class _Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class _SkippedAtClaim:
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """Claim one record and run the work of its session kind, always ending in a terminal transition.
 
@@ -173,6 +179,7 @@ class RunRecord:
     clock: Clock
     worker_id: str
     config: RunnerConfig
+    finalised: SessionFinalisedListeners = NO_LISTENERS
 
     async def execute(self, record_id: int) -> RunOutcome:
         claimed = await self._claim(record_id)
@@ -194,6 +201,13 @@ class RunRecord:
         return RunOutcome.LEASE_LOST if finish is None else _OUTCOME_OF[finish.status]
 
     async def _claim(self, record_id: int) -> _Lease | RunOutcome:
+        claimed = await self._claim_in_transaction(record_id)
+        if isinstance(claimed, _SkippedAtClaim):  # that may have been the session's last open record
+            await self._in_read(lambda tx: self.finalised.notify_if_terminal(tx.store, claimed.session_id))
+            return RunOutcome.SKIPPED
+        return claimed
+
+    async def _claim_in_transaction(self, record_id: int) -> _Lease | RunOutcome | _SkippedAtClaim:
         async with self.transactions.begin() as tx:
             snapshot = await tx.store.claim_snapshot(record_id)
             if snapshot is None or snapshot.record.status is not RecordStatus.PENDING:
@@ -218,7 +232,7 @@ class RunRecord:
                 await tx.store.finish(record.id, RecordFinish(
                     status=RecordStatus.SKIPPED, error_code=decision.error_code.value,
                     details=dict(decision.context or {})), now=self.clock.now(), from_status=RecordStatus.PENDING)
-                return RunOutcome.SKIPPED
+                return _SkippedAtClaim(record.session_id)
             claimed = await tx.store.claim(record.id, worker_id=self.worker_id,
                                            lease_ttl_s=self.config.lease_ttl_s, now=self.clock.now())
             return RunOutcome.IGNORED if claimed is None else _Lease(claimed, session)
@@ -344,15 +358,19 @@ class RunRecord:
                 return
 
     async def _finish(self, lease: _Lease, finish: RecordFinish) -> None:
+        if await self._write_finish(lease, finish):
+            await self._in_read(lambda tx: self.finalised.notify_if_terminal(tx.store, lease.record.session_id))
+
+    async def _write_finish(self, lease: _Lease, finish: RecordFinish) -> bool:
         try:
             await self.uow.rollback()
-            await self.store.finish(lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id)
+            changed = await self.store.finish(lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id)
             await self.uow.commit()
-            return
+            return changed
         except Exception:
             logger.warning("session.finish_retry", extra={"record_id": lease.record.id}, exc_info=True)
         # The task's connection is unusable (e.g. the data commit failed with it): use a fresh one.
-        await self._in_transaction(lambda tx: tx.store.finish(
+        return await self._in_transaction(lambda tx: tx.store.finish(
             lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id))
 
     async def _release(self, lease: _Lease) -> None:
@@ -363,6 +381,10 @@ class RunRecord:
 
     async def _in_transaction(self, action: Callable[[SessionTransaction], Coroutine[Any, Any, T]]) -> T:
         async with self.transactions.begin() as tx:
+            return await action(tx)
+
+    async def _in_read(self, action: Callable[[SessionTransaction], Coroutine[Any, Any, T]]) -> T:
+        async with self.transactions.read() as tx:
             return await action(tx)
 
 

@@ -17,6 +17,7 @@ from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.cancel_session import CancelSession
+from whalefall.application.sessions.finalised import SessionFinalisedListeners
 from whalefall.application.sessions.open_session import OpenSession, SessionDiscard
 from whalefall.application.sessions.queries import GetSession, ListRecords, ListSessions
 from whalefall.application.sessions.reap import ReaperConfig, ReapSessions, RedispatchPending
@@ -68,9 +69,20 @@ class SessionsProvider(Provider):
     def transactions(self, database: Database) -> SessionTransactions:
         return StoreTransactions(database)
 
-    use_cases = provide_all(OpenSession, CancelSession, GetSession, ListSessions, ListRecords, RedispatchPending)
+    use_cases = provide_all(OpenSession, GetSession, ListSessions, ListRecords, RedispatchPending)
+
+    @provide(scope=Scope.APP)
+    def finalised_listeners(self) -> SessionFinalisedListeners:
+        """Everything that reacts to a terminal session in this process; slices add their listener as a
+        parameter here."""
+        return SessionFinalisedListeners(())
+
+    @provide
+    def cancel(self, store: SessionStore, uow: UnitOfWork, clock: Clock,
+               finalised: SessionFinalisedListeners) -> CancelSession:
+        return CancelSession(store, uow, clock, finalised)
 
     @provide
     def reap(self, store: SessionStore, queue: TaskQueue, uow: UnitOfWork, clock: Clock,
-             config: ReaperConfig) -> ReapSessions:
-        return ReapSessions(store, queue, uow, clock, config)
+             config: ReaperConfig, finalised: SessionFinalisedListeners) -> ReapSessions:
+        return ReapSessions(store, queue, uow, clock, config, finalised)

@@ -20,6 +20,7 @@ from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import ADVANCE_PIPELINE_TASK, TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.finalised import SessionFinalisedListeners
 from whalefall.application.sessions.reap import ReapSessions, RedispatchPending
 from whalefall.application.sessions.run_record import RecordWorks, RunnerConfig, RunRecord, SessionTransactions
 from whalefall.domain.sessions.sessions import SessionKind
@@ -50,8 +51,9 @@ class WorkerProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def run_record(self, store: SessionStore, uow: UnitOfWork, transactions: SessionTransactions,
-                   works: RecordWorks, clock: Clock, worker_id: WorkerId, config: RunnerConfig) -> RunRecord:
-        return RunRecord(store, uow, transactions, works, clock, worker_id, config)
+                   works: RecordWorks, clock: Clock, worker_id: WorkerId, config: RunnerConfig,
+                   finalised: SessionFinalisedListeners) -> RunRecord:
+        return RunRecord(store, uow, transactions, works, clock, worker_id, config, finalised)
 
 
 class GivenBrokerProvider(Provider):
