@@ -3,9 +3,13 @@ recomputed with the set-based aggregation. Prints ONE JSON object (seconds per p
 
 Target: PostgreSQL total ≤ 15 s. SQLite is reported without a target.
 
-    uv run python bench/capacity_aggregation_bench.py [--skip-sqlite] [--skip-postgres]
+    uv run python bench/capacity_aggregation_bench.py [--skip-sqlite] [--skip-postgres] [--keep] [--reuse NAME]
+        [--period daily ...]
 
-PostgreSQL: a scratch database on WHALEFALL_TEST_PG_DSN (default postgres@127.0.0.1:5432), dropped afterwards.
+PostgreSQL: a scratch database on WHALEFALL_TEST_PG_DSN (default postgres@127.0.0.1:5432), dropped afterwards unless
+`--keep` (its name is then printed as `postgresql.database`); `--reuse NAME` aggregates an existing kept database
+without generating samples again (its statistics tables are emptied first; it is never dropped). `--period` limits
+the period types.
 """
 
 from __future__ import annotations
@@ -86,24 +90,28 @@ SQLITE_GENERATE = [
 ]
 
 
-async def _run(url: str, generate: list[str], *, partitions: bool) -> dict[str, Any]:
+async def _run(url: str, generate: list[str], *, partitions: bool,
+               periods: tuple[PeriodType, ...] = tuple(PeriodType)) -> dict[str, Any]:
     database = Database(url)
     try:
         await upgrade(database)
-        if partitions:  # monthly children for the bench year, like a store that has run maintenance all along
+        # Monthly children for the bench year, like a store that has run maintenance all along (a reused one has them).
+        if partitions and generate:
             manager = PostgresPartitionManager(database, keys=PARTITION_KEYS)
             policy = PartitionPolicy(tables=tuple(PartitionedTable(t, 600) for t in PARTITION_KEYS),
                                      premake_months=12)
             await manager.apply(plan_partitions(await manager.existing(), YEAR_START, policy))
         started = time.perf_counter()
         async with database.connect() as connection:
+            if not generate:  # a reused database: start from empty statistics like a fresh one
+                await connection.execute(text("TRUNCATE database_size_aggregations, instance_size_aggregations"))
             for statement in generate:
                 await connection.execute(text(statement))
             await connection.commit()
         result: dict[str, Any] = {"generate_s": round(time.perf_counter() - started, 2)}
         total = 0.0
         rows = 0
-        for period in PeriodType:
+        for period in periods:
             windows = tuple(iter_windows(period, YEAR_START, YEAR_END))
             uow = SqlAlchemyUnitOfWork(database)
             started = time.perf_counter()
@@ -128,40 +136,49 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def _postgres() -> dict[str, Any]:
+async def _postgres(periods: tuple[PeriodType, ...], *, keep: bool, reuse: str | None) -> dict[str, Any]:
     admin = os.environ.get("WHALEFALL_TEST_PG_DSN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-    name = f"whalefall_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    name = reuse or f"whalefall_bench_{uuid.uuid4().hex[:10]}"
+    if reuse is None:
+        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-        result = await _run(url, PG_GENERATE, partitions=True)
+        result = await _run(url, [] if reuse else PG_GENERATE, partitions=True, periods=periods)
         result["target_total_s"] = 15
         result["meets_target"] = result["total_s"] <= 15
+        result["database"] = name
         return result
     finally:
-        with psycopg.connect(_libpq(admin), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not keep and reuse is None:
+            with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-async def _sqlite() -> dict[str, Any]:
+async def _sqlite(periods: tuple[PeriodType, ...]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
-        return await _run(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}", SQLITE_GENERATE, partitions=False)
+        return await _run(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}", SQLITE_GENERATE, partitions=False,
+                          periods=periods)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL scratch database")
+    parser.add_argument("--reuse", metavar="NAME", help="aggregate this kept PostgreSQL database again")
+    parser.add_argument("--period", action="append", choices=[p.value for p in PeriodType],
+                        help="period types to aggregate (repeatable; default all)")
     args = parser.parse_args()
+    periods = tuple(PeriodType(p) for p in args.period) if args.period else tuple(PeriodType)
     report: dict[str, Any] = {"databases": INSTANCES * DATABASES_PER_INSTANCE, "instances": INSTANCES,
                               "days": (YEAR_END - YEAR_START).days + 1,
                               "windows": {p.value: len(list(iter_windows(p, YEAR_START, YEAR_END)))
                                           for p in PeriodType}}
     if not args.skip_postgres:
-        report["postgresql"] = await _postgres()
+        report["postgresql"] = await _postgres(periods, keep=args.keep, reuse=args.reuse)
     if not args.skip_sqlite:
-        report["sqlite"] = await _sqlite()
+        report["sqlite"] = await _sqlite(periods)
     print(json.dumps(report))
 
 

@@ -14,6 +14,7 @@ EXPECTED: Final = {
     ("GET", "/api/v1/health/ready"): PUBLIC,
     ("HEAD", "/api/v1/health/live"): PUBLIC,
     ("HEAD", "/api/v1/health/ready"): PUBLIC,
+    ("GET", "/api/v1/health/details"): "system:read",
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/refresh"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): AUTHENTICATED,
@@ -36,6 +37,8 @@ EXPECTED: Final = {
     ("DELETE", "/api/v1/instances/{instance_id}"): "instances:write",
     ("POST", "/api/v1/instances/{instance_id}/actions/restore"): "instances:write",
     ("POST", "/api/v1/instances/{instance_id}/actions/purge"): "system:manage",
+    ("POST", "/api/v1/instances/{instance_id}/actions/test-connection"): "instances:write",
+    ("POST", "/api/v1/instances/actions/test-connections"): "instances:write",
     ("GET", "/api/v1/credentials"): "credentials:read",
     ("POST", "/api/v1/credentials"): "credentials:write",
     ("GET", "/api/v1/credentials/{credential_id}"): "credentials:read",
@@ -51,6 +54,17 @@ EXPECTED: Final = {
     ("POST", "/api/v1/tags/actions/bulk-assign"): "tags:write",
     ("POST", "/api/v1/tags/actions/bulk-remove"): "tags:write",
     ("POST", "/api/v1/tags/actions/bulk-clear"): "tags:write",
+    ("GET", "/api/v1/accounts/exports"): "accounts:read",
+    ("GET", "/api/v1/account-changes/exports"): "accounts:read",
+    ("GET", "/api/v1/classifications/statistics"): "classifications:read",
+    ("GET", "/api/v1/classifications/statistics/trend"): "classifications:read",
+    # api.md §3.5, §3.10, §3.11: capacity collection, table sizes and CSV exports (engineer H5).
+    ("POST", "/api/v1/instances/{instance_id}/actions/sync-capacity"): "sync:run",
+    ("POST", "/api/v1/capacity/actions/collect"): "sync:run",
+    ("POST", "/api/v1/databases/{database_id}/actions/refresh-table-sizes"): "sync:run",
+    ("GET", "/api/v1/databases/exports"): "instances:read",
+    ("GET", "/api/v1/capacity/databases/exports"): "capacity:read",
+    ("GET", "/api/v1/capacity/instances/exports"): "capacity:read",
 }
 
 #: Routes a user who must change the password may still call (api.md §4.4).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -165,3 +166,73 @@ class CredentialMissingError(InvalidStateError):
 class CredentialDbTypeMismatchError(UnprocessableError):
     code = "CREDENTIAL_DB_TYPE_MISMATCH"
     default_message = "The credential is for another db_type"
+
+
+#: An entry with `/` or `:`, or made of digits and dots only, is read as a CIDR; anything else as a host glob.
+_CIDR_LIKE = re.compile(r"^(?:.*[/:].*|[0-9.]+)$")
+_HOST_GLOB = re.compile(r"^[A-Za-z0-9*?_-]+(\.[A-Za-z0-9*?_-]+)*\.?$")
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class OutboundAllowListError(ValueError):
+    """`outbound.allow` has entries that are neither a CIDR nor a host glob; `problems` names each one."""
+
+    def __init__(self, problems: tuple[str, ...]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAllowList:
+    """`WHALEFALL_OUTBOUND_ALLOW` (api.md §4.11): comma-separated CIDRs (a bare address is a /32 or /128) and
+    host-name globs (`*` and `?`, case-insensitive; `*` also crosses dots, so `*.db.example.com` matches
+    `a.b.db.example.com` but not `db.example.com` itself; a lone `*` allows every host).
+
+    A target is allowed when its host text matches a glob, or when its address — for a host name, every address
+    the name resolves to — lies inside one of the networks. Resolution is the connector adapter's job (names are
+    resolved before the CIDRs are checked); a name that matches no glob is never allowed by the networks without
+    being resolved first."""
+
+    networks: tuple[IpNetwork, ...] = ()
+    globs: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> OutboundAllowList:
+        """Empty entries (doubled or trailing commas) are ignored; every bad entry is reported at once. A CIDR with
+        host bits set (`10.0.0.1/8`) is refused rather than silently widened or narrowed."""
+        networks: list[IpNetwork] = []
+        globs: list[str] = []
+        problems: list[str] = []
+        for raw in text.split(","):
+            entry = raw.strip()
+            if not entry:
+                continue
+            if _CIDR_LIKE.match(entry):
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=True))
+                except ValueError as exc:
+                    problems.append(f"{entry!r} is not a valid CIDR ({exc})")
+            elif _HOST_GLOB.match(entry):
+                globs.append(entry.lower().rstrip("."))
+            else:
+                problems.append(f"{entry!r} is neither a CIDR nor a host glob (letters, digits, '-', '_', '.', "
+                                "'*', '?')")
+        if problems:
+            raise OutboundAllowListError(tuple(problems))
+        return cls(tuple(networks), tuple(globs))
+
+    def matches_glob(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        return any(fnmatch.fnmatchcase(name, glob) for glob in self.globs)
+
+    def contains(self, address: str) -> bool:
+        """True when the address (IPv4 or IPv6 text) lies inside one of the networks; non-addresses are False."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])    # drop an IPv6 zone id (`fe80::1%eth0`)
+        except ValueError:
+            return False
+        return any(ip.version == network.version and ip in network for network in self.networks)
+
+    def allows_resolved(self, addresses: tuple[str, ...]) -> bool:
+        """Every resolved address allowed (the driver may use any of them); no address is never allowed."""
+        return bool(addresses) and all(self.contains(address) for address in addresses)

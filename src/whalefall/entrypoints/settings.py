@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
+from whalefall.application.identity.request_limits import DEFAULT_LIMITS, Limit, LimitedAction, RequestLimitPolicy
 from whalefall.domain.errors import Problem, ValidationProblemsError
+from whalefall.domain.instances import OutboundAllowList, OutboundAllowListError
 
 PREFIX: Final = "WHALEFALL_"
 T = TypeVar("T", int, float, str, bool)
@@ -91,6 +93,10 @@ class Settings:
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
     cors_origins: tuple[str, ...] = ()
+    #: `outbound.allow`; None = every target may be contacted (api.md §4.11).
+    outbound_allow: OutboundAllowList | None = None
+    #: `ratelimit.<action>` (count per window, 0 disables) and `ratelimit.<action>_window_s` (api.md §4.8).
+    request_limits: RequestLimitPolicy = field(default_factory=RequestLimitPolicy)
     raw: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -157,6 +163,16 @@ class Settings:
         if api_docs not in ("public", "authenticated", "off"):
             problems.append(Problem("api.docs", "invalid_choice", "must be public, authenticated or off"))
             api_docs = docs_default
+        outbound_allow = None
+        if (allow_text := text("outbound.allow")) is not None:
+            try:
+                outbound_allow = OutboundAllowList.parse(allow_text)
+            except OutboundAllowListError as exc:
+                problems.extend(Problem("outbound.allow", "invalid_format", p) for p in exc.problems)
+        request_limits = RequestLimitPolicy(MappingProxyType({
+            action: Limit(number(f"ratelimit.{action.value}", DEFAULT_LIMITS[action].count, 0, 1_000_000),
+                          number(f"ratelimit.{action.value}_window_s", DEFAULT_LIMITS[action].window_s, 1, 86_400))
+            for action in LimitedAction}))
         settings = cls(
             data_dir=Path(str(raw["data.dir"])),
             database_url=database_url,
@@ -179,6 +195,8 @@ class Settings:
             argon2_memory_kib=number("auth.argon2_memory_kib", 65536, 8, 4_194_304),
             argon2_parallelism=number("auth.argon2_parallelism", 4, 1, 64),
             cors_origins=tuple(o.strip() for o in (text("cors.origins") or "").split(",") if o.strip()),
+            outbound_allow=outbound_allow,
+            request_limits=request_limits,
             raw=MappingProxyType(dict(raw)),
         )
         if problems:

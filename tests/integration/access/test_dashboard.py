@@ -80,7 +80,7 @@ async def test_an_empty_section_is_served_from_the_cache(access_api: AccessApi) 
     api = access_api
     viewer = await api.headers(Role.VIEWER)
     first = data_of(await api.client.get(f"{DASHBOARD}/runs", headers=viewer))
-    assert first == {"computed_at": "2027-03-01T08:00:00Z", "last_24h": {}, "running_now": 0}
+    assert first == {"computed_at": "2027-03-01T08:00:00Z", "last_24h": {}, "running_now": 0, "last_nightly": None}
     api.clock.advance(seconds=30)
     await _insert_running_session(api)
     assert data_of(await api.client.get(f"{DASHBOARD}/runs", headers=viewer)) == first

@@ -16,6 +16,7 @@ from whalefall.adapters.persistence.instances import SqlAlchemyInstanceRepositor
 from whalefall.adapters.persistence.sessions import SqlAlchemySessionStore
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.ports.sessions import NewRecord, RecordView, SessionView
+from whalefall.application.sessions.batching import CancelWatch, RecordClaimer, RecordFinisher
 from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
 from whalefall.application.sessions.open_session import OpenSession, OpenSessionInput
 from whalefall.application.sessions.reap import ReaperConfig, ReapOutcome, ReapSessions
@@ -53,6 +54,15 @@ class Harness:
     clock: SettableClock = field(default_factory=SettableClock)
     queue: RecordingTaskQueue = field(default_factory=RecordingTaskQueue)
     finalised: SessionFinalisedListeners = NO_LISTENERS
+    finisher: RecordFinisher | None = None
+    claimer: RecordClaimer | None = None
+    cancel_watch: CancelWatch | None = None
+
+    def __post_init__(self) -> None:
+        # One of each per harness, like the worker's APP-scope ones: concurrent runs share their flushes.
+        self.finisher = RecordFinisher(self.transactions, self.clock)
+        self.claimer = RecordClaimer(self.transactions, self.clock)
+        self.cancel_watch = CancelWatch(self.transactions)
 
     @property
     def transactions(self) -> StoreTransactions:
@@ -92,7 +102,8 @@ class Harness:
                   config: RunnerConfig | None = None, worker_id: str = "test:1:abcd") -> RunOutcome:
         async with self.unit() as (store, uow):
             runner = RunRecord(store, uow, self.transactions, MappingRecordWorks({kind: work}), self.clock,
-                               worker_id, config or quick_config(), self.finalised)
+                               worker_id, config or quick_config(), self.finalised, self.finisher, self.claimer,
+                               self.cancel_watch)
             return await runner.execute(record_id)
 
     async def reap(self, config: ReaperConfig | None = None) -> ReapOutcome:

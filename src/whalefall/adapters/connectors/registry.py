@@ -7,11 +7,12 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from whalefall.adapters.connectors import mysql, oracle, postgresql, sqlserver
 from whalefall.adapters.connectors._shared import ConnectorContext, ConnectorOptions
 from whalefall.adapters.connectors._threads import DriverThreads
+from whalefall.adapters.connectors.outbound import OutboundGuard, Resolver, system_resolver
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import (
     Capability,
@@ -20,7 +21,7 @@ from whalefall.application.ports.connectors import (
     ConnectorFactory,
     ConnectorTimeouts,
 )
-from whalefall.domain.instances import ConnectionTarget, DbEngine
+from whalefall.domain.instances import ConnectionTarget, DbEngine, OutboundAllowList
 from whalefall.domain.sessions.backoff import ErrorClass
 
 __all__ = ["ConnectorOptions", "ConnectorRegistry", "DriverThreads", "EngineSupport"]
@@ -49,21 +50,54 @@ _AUTH_METHODS: Final[Mapping[DbEngine, frozenset[str]]] = MappingProxyType({
 
 
 class ConnectorRegistry(ConnectorFactory):
-    """Opens connectors through `_ENGINES`; built from plain arguments (the container passes settings values)."""
+    """Opens connectors through `_ENGINES`; built from plain arguments (the container passes settings values).
 
-    def __init__(self, *, clock: Clock, threads: DriverThreads, options: ConnectorOptions | None = None) -> None:
+    The one place every outbound connection passes (connection tests, syncs, collections): with an `outbound`
+    allow-list, a target is checked (names resolved first) before the engine module is even called, so a denied
+    target is never contacted and entering the connector raises ConnectorError CONFIG_ERROR."""
+
+    def __init__(self, *, clock: Clock, threads: DriverThreads, options: ConnectorOptions | None = None,
+                 outbound: OutboundAllowList | None = None, resolver: Resolver = system_resolver) -> None:
         self._context = ConnectorContext(threads=threads, clock=clock, options=options or ConnectorOptions())
+        self._guard = OutboundGuard(outbound, resolver=resolver)
 
     def capabilities(self, engine: DbEngine) -> frozenset[Capability]:
         return _ENGINES[engine].capabilities
 
     def open(self, target: ConnectionTarget, timeouts: ConnectorTimeouts) -> AbstractAsyncContextManager[Connector]:
-        """Raises ConnectorError(CONFIG_ERROR) on entry for an auth method the engine's driver cannot use."""
+        """Raises ConnectorError(CONFIG_ERROR) on entry for an auth method the engine's driver cannot use, and
+        (code OUTBOUND_NOT_ALLOWED) for a target outside the outbound allow-list."""
         if target.auth_method not in _AUTH_METHODS[target.db_type]:
             return _Refused(ConnectorError(
                 ErrorClass.CONFIG_ERROR, f"{target.db_type.value} does not support auth method {target.auth_method}",
                 error_code="CONFIG_ERROR"))
-        return _ENGINES[target.db_type].open(target, timeouts, self._context)
+        opener = _ENGINES[target.db_type].open
+        if self._guard.allow is None:
+            return opener(target, timeouts, self._context)
+        return _Guarded(self._guard, lambda: opener(target, timeouts, self._context), target, timeouts.connect_s)
+
+
+class _Guarded(AbstractAsyncContextManager[Connector]):
+    """Checks the allow-list on entry and only then opens the engine's connector (the opener is not called for a
+    denied target)."""
+
+    def __init__(self, guard: OutboundGuard, opener: Callable[[], AbstractAsyncContextManager[Connector]],
+                 target: ConnectionTarget, resolve_timeout_s: float) -> None:
+        self._guard = guard
+        self._opener = opener
+        self._target = target
+        self._resolve_timeout_s = resolve_timeout_s
+        self._inner: AbstractAsyncContextManager[Connector] | None = None
+
+    async def __aenter__(self) -> Connector:
+        await self._guard.check(self._target, resolve_timeout_s=self._resolve_timeout_s)
+        self._inner = self._opener()
+        return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        if self._inner is None:
+            return None
+        return await self._inner.__aexit__(*exc_info)
 
 
 class _Refused(AbstractAsyncContextManager[Connector]):

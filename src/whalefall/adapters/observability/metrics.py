@@ -9,16 +9,26 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Final, TypeVar
 
 from whalefall.application.errors import StoreUnavailableError
 from whalefall.application.ports.audit import AuditEntry, AuditLog
-from whalefall.application.ports.metrics import FleetGaugeReader, MetricsExposition, RequestMetrics
+from whalefall.application.ports.metrics import (
+    FleetGaugeReader,
+    MetricsExposition,
+    OperationsGaugeReader,
+    OperationsMetrics,
+    RequestMetrics,
+)
+from whalefall.application.ports.sessions import SessionView
+from whalefall.application.sessions.finalised import SessionFinalisedListener
 from whalefall.domain.instances import DbEngine
 
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+STEP_BUCKETS: Final = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
 INSTANCE_STATUSES: Final = ("active", "inactive", "deleted")
 LabelValues = tuple[str, ...]
 
@@ -198,6 +208,11 @@ class MetricsRegistry:
         for collect in tuple(self._collectors):
             collect()
 
+    def collect(self) -> None:
+        """Run the synchronous collectors only (a process without a metadata-store scrape path)."""
+        for collect in tuple(self._collectors):
+            collect()
+
     def render(self) -> str:
         with self._lock:
             metrics = sorted(self._metrics.values(), key=lambda metric: metric.name)
@@ -286,3 +301,121 @@ class CountingAuditLog(AuditLog):
         self._events.inc(action=entry.action, outcome=entry.outcome.value)
         if entry.action.startswith("auth.login."):
             self._logins.inc(outcome=entry.action.removeprefix("auth.login."))
+
+
+class OperationsGauges:
+    """Scrape-time operations gauges from the store, recomputed at most every `ttl_s` seconds (so every replica
+    reports the same values): `whalefall_sessions_running{kind}` (every kind, zeros included),
+    `whalefall_scheduler_next_fire_timestamp_seconds{job}` and
+    `whalefall_partition_maintenance_last_success_timestamp_seconds` (absent until one succeeded),
+    `whalefall_partition_default_rows{table}` and `whalefall_partition_future_months{table}` (PostgreSQL only)."""
+
+    def __init__(self, registry: MetricsRegistry, kinds: Sequence[str], *, ttl_s: float = 15.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._running = registry.gauge("whalefall_sessions_running", "Running sessions by kind", ("kind",))
+        self._next_fire = registry.gauge("whalefall_scheduler_next_fire_timestamp_seconds",
+                                         "Next fire of each enabled job (Unix time)", ("job",))
+        self._partitions = registry.gauge("whalefall_partition_maintenance_last_success_timestamp_seconds",
+                                          "Finish of the last completed partition maintenance session (Unix time)")
+        self._default_rows = registry.gauge("whalefall_partition_default_rows", "Rows in the DEFAULT partition",
+                                            ("table",))
+        self._future_months = registry.gauge("whalefall_partition_future_months",
+                                             "Monthly partitions after the current month", ("table",))
+        self._kinds = tuple(kinds)
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._computed_at: float | None = None
+
+    async def refresh(self, reader: OperationsGaugeReader) -> None:
+        now = self._monotonic()
+        if self._computed_at is not None and now - self._computed_at < self._ttl_s:
+            return
+        try:
+            running = await reader.running_sessions()
+            fires = await reader.next_fires()
+            maintained = await reader.last_partition_maintenance_success()
+            partitions = await reader.partition_figures()
+        except StoreUnavailableError:
+            return  # keep the last values; the scrape itself must still answer
+        self._running.replace({(kind,): float(running.get(kind, 0)) for kind in {*self._kinds, *running}})
+        self._next_fire.replace({(job,): at.timestamp() for job, at in fires.items()})
+        self._partitions.replace({} if maintained is None else {(): maintained.timestamp()})
+        self._default_rows.replace({(table,): float(rows) for table, (rows, _) in partitions.items()})
+        self._future_months.replace({(table,): float(months) for table, (_, months) in partitions.items()})
+        self._computed_at = now
+
+
+class OperationsExposition(MetricsExposition):
+    """Decorates a scrape: the operations gauges are refreshed through the request's reader first."""
+
+    def __init__(self, inner: MetricsExposition, gauges: OperationsGauges, reader: OperationsGaugeReader) -> None:
+        self._inner = inner
+        self._gauges = gauges
+        self._reader = reader
+
+    async def render(self) -> str:
+        await self._gauges.refresh(self._reader)
+        return await self._inner.render()
+
+
+class SessionMetricsListener(SessionFinalisedListener):
+    """`whalefall_sessions_finished_total{kind,status}`, counted by the process that finalised the session (sum
+    over processes for the fleet figure). Listeners may hear the same session twice (two finalisation paths), so the
+    last `remember` session ids are kept and a repeat is not counted again."""
+
+    def __init__(self, registry: MetricsRegistry, *, remember: int = 10_000) -> None:
+        self._finished = registry.counter("whalefall_sessions_finished_total", "Sessions that became terminal",
+                                          ("kind", "status"))
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+
+    async def session_finalised(self, session: SessionView) -> None:
+        if session.id in self._seen:
+            return
+        self._seen[session.id] = None
+        if len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        self._finished.inc(kind=session.kind.value, status=session.status.value)
+
+
+class ReaperMetrics:
+    """`whalefall_reaper_actions_total{action}` (worker_lost, redispatch, not_dispatched, finalised)."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self._actions = registry.counter("whalefall_reaper_actions_total", "Reaper actions", ("action",))
+        for action in ("worker_lost", "redispatch", "not_dispatched", "finalised"):
+            self._actions.inc(0, action=action)
+
+    def observe(self, *, workers_lost: int, redispatched: int, not_dispatched: int, finalised: int) -> None:
+        for action, count in (("worker_lost", workers_lost), ("redispatch", redispatched),
+                              ("not_dispatched", not_dispatched), ("finalised", finalised)):
+            if count:
+                self._actions.inc(count, action=action)
+
+
+class RegistryOperationsMetrics(OperationsMetrics):
+    """The OperationsMetrics port over the process registry."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self._fires = registry.counter("whalefall_scheduler_fires_total", "Scheduler fires by job and outcome",
+                                       ("job", "outcome"))
+        self._misfires = registry.counter("whalefall_scheduler_misfires_total",
+                                          "Missed instants skipped (older than scheduler.misfire_grace_s)", ("job",))
+        self._runs = registry.counter("whalefall_pipeline_runs_total", "Pipeline runs finished",
+                                      ("pipeline", "status"))
+        self._steps = registry.histogram("whalefall_pipeline_step_duration_seconds", "Pipeline step duration",
+                                         ("pipeline", "step"), buckets=STEP_BUCKETS)
+
+    def job_fired(self, job_id: str, outcome: str) -> None:
+        self._fires.inc(job=job_id, outcome=outcome)
+
+    def job_misfired(self, job_id: str) -> None:
+        self._misfires.inc(job=job_id)
+        self._fires.inc(job=job_id, outcome="misfire_skipped")
+
+    def pipeline_run_finished(self, pipeline: str, status: str) -> None:
+        self._runs.inc(pipeline=pipeline, status=status)
+
+    def pipeline_step_finished(self, pipeline: str, step: str, duration_s: float) -> None:
+        self._steps.observe(max(duration_s, 0.0), pipeline=pipeline, step=step)
+

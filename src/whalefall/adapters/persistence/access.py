@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, insert, or_, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from whalefall.adapters.persistence._sql import fetch_page, make_page
@@ -123,6 +123,13 @@ class SqlAlchemyBrowserSessionRepository(BrowserSessionRepository):
     async def end(self, session_id: int, *, at: datetime) -> None:
         await (await self._conn()).execute(update(browser_sessions).where(
             browser_sessions.c.id == session_id, browser_sessions.c.ended_at.is_(None)).values(ended_at=at))
+
+    async def count_live(self, user_id: UserId, *, stamp_hash: str, at: datetime) -> int:
+        count = (await (await self._conn()).execute(select(func.count()).select_from(browser_sessions).where(
+            browser_sessions.c.user_id == user_id, browser_sessions.c.stamp_hash == stamp_hash,
+            browser_sessions.c.ended_at.is_(None), browser_sessions.c.expires_at > at,
+            browser_sessions.c.idle_expires_at > at))).scalar_one()
+        return int(count)
 
     async def end_for_user(self, user_id: UserId, *, at: datetime) -> int:
         result = await (await self._conn()).execute(update(browser_sessions).where(

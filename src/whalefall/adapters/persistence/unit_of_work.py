@@ -83,6 +83,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if self._connection is None or not self._connection.in_transaction():
                 self._release()
 
+    async def release(self) -> None:
+        """Roll back and return the connection to the pool; `connection()` opens a new one when needed."""
+        await self.close()
+
     async def close(self) -> None:
         """Roll back anything uncommitted and return the connection to the pool."""
         if self._connection is not None:

@@ -50,3 +50,29 @@ async def ping_broker(broker: AsyncBroker, *, timeout_s: float = 2.0) -> bool:
     except Exception:  # redis-py's own errors cannot be named outside the redis adapter
         return False
     return reply in (b"PONG", "PONG", True)
+
+
+async def broker_queue_depth(broker: AsyncBroker, *, timeout_s: float = 1.0) -> int | None:
+    """Backlog of the stream's consumer group: entries not yet delivered (`lag`) plus delivered but unacknowledged
+    ones (`pending`). 0 for the in-memory broker (it executes at once); None when Redis does not answer."""
+    pool: Any = getattr(broker, "connection_pool", None)
+    if pool is None:
+        return 0
+    try:
+        async with asyncio.timeout(timeout_s):
+            connection = await pool.get_connection()
+            try:
+                await connection.send_command("XINFO", "GROUPS", STREAM)
+                groups = await connection.read_response()
+            finally:
+                await pool.release(connection)
+    except Exception:  # no stream yet, or Redis down: the depth is unknown, never an error of the caller
+        return None
+    for group in groups or []:
+        fields = dict(zip(group[::2], group[1::2], strict=False))
+        name = fields.get(b"name", fields.get("name"))
+        if name in (CONSUMER_GROUP, CONSUMER_GROUP.encode()):
+            lag = fields.get(b"lag", fields.get("lag")) or 0
+            pending = fields.get(b"pending", fields.get("pending")) or 0
+            return int(lag) + int(pending)
+    return None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from whalefall.application.accounts.purge_account_history import NO_RETENTION, LedgerRetention
 from whalefall.application.accounts.queries import load_account
 from whalefall.application.ports.accounts import (
     AccountLedgerReader,
@@ -36,8 +37,8 @@ UNKNOWN: Final = "unknown"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateAt:
-    """`status` known | absent | unknown with `reason` (never_synced, before_first_observation, not_yet_observed,
-    deactivated); `observed_at` is the valid_from of the version found."""
+    """`status` known | absent | unknown with `reason` (never_synced, before_first_observation, outside_retention,
+    not_yet_observed, deactivated); `observed_at` is the valid_from of the version found."""
 
     account: AccountView
     at: datetime
@@ -56,9 +57,14 @@ def _not_future(at: datetime, now: datetime, field_path: str) -> None:
         raise ValidationProblemsError([Problem(field_path, "too_large", "must not be in the future")])
 
 
-async def state_at(accounts: AccountLedgerReader, account: AccountView, at: datetime) -> StateAt:
+async def state_at(accounts: AccountLedgerReader, account: AccountView, at: datetime, *,
+                   cutoff: datetime | None = None) -> StateAt:
     """The state version with valid_from ≤ at < valid_to; `unknown` before the instance's first observation or
-    when it had no successful sync by then; `absent` when the account did not exist or was deactivated at `at`."""
+    when it had no successful sync by then, and (reason `outside_retention`) before the ledger retention
+    `cutoff`; `absent` when the account did not exist or was deactivated at `at`."""
+    if cutoff is not None and at < cutoff:
+        return StateAt(account=account, at=at, status=UNKNOWN, reason="outside_retention", observed_at=None,
+                       last_successful_sync_at=None, attributes=None, grants=None, memberships=None, state=None)
     first = await accounts.first_observed_at(account.instance.id)
     last_sync = await accounts.last_sync_at_or_before(account.instance.id, at)
     if first is None or last_sync is None or at < first:
@@ -83,15 +89,18 @@ async def state_at(accounts: AccountLedgerReader, account: AccountView, at: date
 
 @dataclass(frozen=True, slots=True)
 class GetAccountStateAt:
-    """The account as it was at `at` (not in the future → else 400)."""
+    """The account as it was at `at` (not in the future → else 400); before the `ledger.retention_days` cut-off
+    the status is `unknown` with reason `outside_retention`."""
 
     accounts: AccountLedgerReader
     clock: Clock
+    retention: LedgerRetention = NO_RETENTION
 
     async def execute(self, actor: Actor, account_id: int, at: datetime) -> StateAt:
         actor.require(Permission.ACCOUNTS_READ)
         _not_future(at, self.clock.now(), "query.at")
-        return await state_at(self.accounts, await load_account(self.accounts, account_id), at)
+        return await state_at(self.accounts, await load_account(self.accounts, account_id), at,
+                              cutoff=self.retention.cutoff())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,16 +116,20 @@ class NetDiff:
 @dataclass(frozen=True, slots=True)
 class GetNetDiff:
     """The §5.1 item diff between the states at `from` and `to` (`from < to`, else 400 `invalid_range`): a grant
-    given and revoked in between cancels out; an absent or unknown side counts as no state."""
+    given and revoked in between cancels out; an absent or unknown side (`outside_retention` included) counts as
+    no state."""
 
     accounts: AccountLedgerReader
+    retention: LedgerRetention = NO_RETENTION
 
     async def execute(self, actor: Actor, account_id: int, since: datetime, until: datetime) -> NetDiff:
         actor.require(Permission.ACCOUNTS_READ)
         if since >= until:
             raise ValidationProblemsError([Problem("query.from", "invalid_range", "from must be before to")])
         account = await load_account(self.accounts, account_id)
-        before, after = await state_at(self.accounts, account, since), await state_at(self.accounts, account, until)
+        cutoff = self.retention.cutoff()
+        before = await state_at(self.accounts, account, since, cutoff=cutoff)
+        after = await state_at(self.accounts, account, until, cutoff=cutoff)
         return NetDiff(account=account, since=since, until=until, status_from=before.status, status_to=after.status,
                        diff=net_diff(before.state, after.state))
 

@@ -7,7 +7,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Final, assert_never
 
 from whalefall.application.accounts.capabilities import direct_capabilities
-from whalefall.application.ports.accounts import AccountLedgerWriter, LedgerApply, LockedInstance
+from whalefall.application.ports.accounts import (
+    AccountFilterOverride,
+    AccountLedgerWriter,
+    LedgerApply,
+    LockedInstance,
+)
+from whalefall.application.ports.classification import DeactivatedAccountAssignments
 from whalefall.application.ports.connectors import (
     AccountCatalogRows,
     ConnectorError,
@@ -19,7 +25,7 @@ from whalefall.application.ports.security import SecretCipher, credential_associ
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
 from whalefall.domain.accounts.changes import ChangeType
-from whalefall.domain.accounts.diff import SnapshotDiff, diff_snapshot
+from whalefall.domain.accounts.diff import SnapshotDiff, diff_snapshot, stale_principals
 from whalefall.domain.accounts.filters import AccountFilter, default_filters
 from whalefall.domain.accounts.model import CoverageGap, InstanceSnapshot, PrincipalRef, state_hash
 from whalefall.domain.accounts.normalize import (
@@ -54,6 +60,17 @@ class AccountFilterSettings:
 
     def for_engine(self, engine: DbEngine) -> AccountFilter:
         return self.by_engine.get(engine) or default_filters(engine)
+
+    @staticmethod
+    def overridden(base: AccountFilter, override: AccountFilterOverride | None) -> AccountFilter:
+        """The instance's override replaces the engine's `exclude` list as a whole (decision: no merging, so an
+        instance can also keep a principal the fleet excludes); its `exclude_oracle_maintained`, when set,
+        replaces the engine's."""
+        if override is None:
+            return base
+        maintained = base.exclude_oracle_maintained if override.exclude_oracle_maintained is None \
+            else override.exclude_oracle_maintained
+        return AccountFilter(engine=base.engine, exclude=override.exclude, exclude_oracle_maintained=maintained)
 
 
 def normalize(rows: AccountCatalogRows) -> InstanceSnapshot:
@@ -96,15 +113,18 @@ class RunInstanceSync(RecordWork):
     """Sync one instance's accounts (accounts.md §4).
 
     Collect (no metadata writes): decrypt the credential, open the connector, read the catalog in a constant number
-    of queries, normalise with the engine's normaliser for the live version, filter with `accounts.filters.<engine>`.
+    of queries, normalise with the engine's normaliser for the live version, filter with `accounts.filters.<engine>`
+    or, when the instance has one, its stored override (read under the apply transaction's instance lock).
     A catalog failure, a visibility failure (zero principals or not the collector) or an undecryptable credential
     fail the instance: nothing is written and no account is deactivated (defects 4, 18).
     Apply, in ONE transaction: `context.fence()` first, lock the instance row, load the stored principals, diff,
     write principals / state versions / intervals / change entries (each naming this record and its session,
-    defect 20), settings and coverage when they changed, and `accounts_synced_at`; commit. Any exception rolls the
+    defect 20), settings and coverage when they changed, the `grants_stale` flag of principals holding items carried
+    forward from a coverage gap (written only where it flips), and `accounts_synced_at`; commit. Any exception rolls the
     whole transaction back (defect 1). Unchanged principals cost zero row writes (defect 23).
-    Hook: closing the auto classification assignments of deactivated accounts belongs in this transaction
-    (accounts.md §5.3); it arrives with the classification slice's assignment table and port.
+    The same transaction closes the auto classification assignments of every principal the sync deactivated or
+    demoted to a filtered role node (accounts.md §4 step 3, §5.3); their manual assignments stay (auto processing
+    never touches them; decision: they remain visible on the inactive account until a user deletes them).
     A deleted instance ends the record `skipped` (INSTANCE_DELETED), an inactive one `skipped` (INSTANCE_INACTIVE).
     The result carries the §4 step 5 counters, ≤ 50 warnings, and the added / reactivated accounts with their
     direct capabilities (≤ 100 each, no username lists in counters).
@@ -118,6 +138,7 @@ class RunInstanceSync(RecordWork):
     ledger: AccountLedgerWriter
     filters: AccountFilterSettings
     uow: UnitOfWork
+    assignments: DeactivatedAccountAssignments
 
     async def run(self, context: RecordContext) -> RecordResult:
         if context.record.instance_id is None:
@@ -152,6 +173,7 @@ class RunInstanceSync(RecordWork):
         locked = await self.ledger.lock_instance(instance_id)
         if locked is None:
             raise InvalidStateError("the instance was purged during the sync")
+        filters = self.filters.overridden(filters, locked.filter_override)
         # With coverage gaps the diff carries items forward from every stored state, so it needs all documents.
         fresh = None if snapshot.coverage.gaps else {s.ref: (s.kind, state_hash(s)) for s in snapshot.principals}
         current = await self.ledger.current_principals(instance_id, fresh=fresh)
@@ -162,7 +184,11 @@ class RunInstanceSync(RecordWork):
         applied = await self.ledger.apply(LedgerApply(
             instance_id=instance_id, observed_at=snapshot.observed_at, session_id=context.session.id,
             record_id=context.record.id, diff=diff, current=current, superusers=superusers,
-            settings=snapshot.settings, coverage_gaps=resolve_gaps(snapshot, locked)))
+            settings=snapshot.settings, coverage_gaps=resolve_gaps(snapshot, locked),
+            grants_stale=stale_principals(diff.snapshot)))
+        removed = {e.principal for e in diff.entries if e.type is ChangeType.REMOVED}
+        await self.assignments.close_auto([applied.principal_ids[ref] for ref in sorted(
+            removed, key=lambda r: r.sort_key) if ref in applied.principal_ids], at=snapshot.observed_at)
         await context.check_cancel()
         await self.uow.commit()
         return diff, applied.principal_ids

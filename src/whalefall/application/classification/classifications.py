@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from whalefall.application.classification.triggers import WriteTrail
+from whalefall.application.ports.audit import AuditEntry, field_changes
 from whalefall.application.ports.classification import (
     ClassificationInUseError,
     ClassificationQuery,
@@ -54,6 +56,12 @@ def check_fields(values: Mapping[str, object]) -> None:
         raise ValidationProblemsError(problems)
 
 
+def summary(view: ClassificationView) -> dict[str, object]:
+    """The audited fields of a classification (before/after summaries)."""
+    return {"code": view.code, "display_name": view.display_name, "description": view.description,
+            "risk_level": view.risk_level, "priority": view.priority, "icon": view.icon, "is_active": view.is_active}
+
+
 @dataclass(frozen=True, slots=True)
 class ListClassifications:
     """Classifications with their rule and account counts (permission `classifications:read`)."""
@@ -94,11 +102,13 @@ class CreateClassificationInput:
 @dataclass(frozen=True, slots=True)
 class CreateClassification:
     """Create a classification (permission `rules:write`). Code and display name (case-insensitive) are unique
-    (409 ALREADY_EXISTS); `rules_revision` is bumped in the same transaction."""
+    (409 ALREADY_EXISTS); `rules_revision` is bumped, the `classification.create` event written and the debounced
+    fleet run requested, all in the same transaction."""
 
     store: ClassificationStore
     uow: UnitOfWork
     clock: Clock
+    trail: WriteTrail
 
     async def execute(self, data: CreateClassificationInput) -> ClassificationView:
         data.actor.require(Permission.RULES_WRITE)
@@ -109,6 +119,9 @@ class CreateClassification:
             risk_level=data.risk_level, priority=data.priority, icon=data.icon, is_active=data.is_active),
             now=self.clock.now())
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(
+            actor=data.actor, action="classification.create", target_type="classification",
+            target_id=str(created.id), details={"after": summary(created)}))
         await self.uow.commit()
         return created
 
@@ -125,11 +138,13 @@ class UpdateClassificationInput:
 class UpdateClassification:
     """Update a classification (`rules:write`); `code` is read-only. A system row keeps its risk level and icon
     (409 RESOURCE_PROTECTED). A stale `revision` → 409 VERSION_CONFLICT. Bumps `rules_revision` (activity,
-    priority and risk change what auto-classify produces)."""
+    priority and risk change what auto-classify produces); audited `classification.update` with the changed
+    fields."""
 
     store: ClassificationStore
     uow: UnitOfWork
     clock: Clock
+    trail: WriteTrail
 
     async def execute(self, data: UpdateClassificationInput) -> ClassificationView:
         data.actor.require(Permission.RULES_WRITE)
@@ -146,6 +161,9 @@ class UpdateClassification:
             return current
         updated = await self.store.update_classification(data.classification_id, changes, now=self.clock.now())
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(
+            actor=data.actor, action="classification.update", target_type="classification",
+            target_id=str(updated.id), changes=field_changes(summary(current), summary(updated))))
         await self.uow.commit()
         return updated
 
@@ -153,10 +171,11 @@ class UpdateClassification:
 @dataclass(frozen=True, slots=True)
 class DeleteClassification:
     """Delete a classification (`rules:write`): system rows → 409 RESOURCE_PROTECTED; with non-deleted rules or
-    assignments → 409 CLASSIFICATION_IN_USE (counts in context)."""
+    assignments → 409 CLASSIFICATION_IN_USE (counts in context). Audited `classification.delete`."""
 
     store: ClassificationStore
     uow: UnitOfWork
+    trail: WriteTrail
 
     async def execute(self, actor: Actor, classification_id: int, revision: int | None = None) -> int:
         actor.require(Permission.RULES_WRITE)
@@ -172,5 +191,8 @@ class DeleteClassification:
             raise ClassificationInUseError(rules, assignments)
         await self.store.delete_classification(classification_id)
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(
+            actor=actor, action="classification.delete", target_type="classification",
+            target_id=str(classification_id), details={"before": summary(current)}))
         await self.uow.commit()
         return classification_id

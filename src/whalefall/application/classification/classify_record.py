@@ -29,7 +29,10 @@ from whalefall.domain.classification.assign import (
     mark_primary,
 )
 from whalefall.domain.classification.batch import BatchResult
+from whalefall.domain.classification.evidence import compact_evidence
+from whalefall.domain.classification.explain import explain
 from whalefall.domain.instances import DbEngine
+from whalefall.domain.privileges.facts import PermissionFacts
 
 MAX_WARNINGS: Final = 50
 Pair = tuple[int, int]
@@ -113,6 +116,7 @@ class ClassifyRecord(RecordWork):
         scope, result, rule_set = evaluation.scope, evaluation.result, evaluation.rule_set
         instance_of = {a.account_id: a.instance_id for a in scope.accounts}
         version_of = {a.account_id: a.state_version_id for a in scope.accounts}
+        facts_of = {a.account_id: a.facts for a in scope.accounts}
         errors = [ErrorRow(account_id=account, instance_id=instance_of[account], rule_id=rule_id,
                            rule_revision=rule_set.rules[rule_id].rule_revision, code=e.code, path=e.path,
                            message=e.message)
@@ -127,9 +131,8 @@ class ClassifyRecord(RecordWork):
         def write(pair: Pair, match: Match[int]) -> AutoWrite:
             return AutoWrite(account_id=pair[0], classification_id=pair[1], instance_id=instance_of[pair[0]],
                              matched_rules=match.matched_rules, is_primary=match.is_primary,
-                             explanation_ref={"rule_id": match.rule_id, "rule_revision": match.rule_revision,
-                                              "state_version_id": version_of.get(pair[0]),
-                                              "as_of": started.isoformat()})
+                             explanation_ref=explanation_ref(rule_set, match, facts_of.get(pair[0]),
+                                                             version_of.get(pair[0]), started))
 
         await self.assignments.apply(ApplyPlan(
             engine=engine, instance_ids=_scope_ids(selection), session_id=context.session.id,
@@ -155,7 +158,23 @@ class ClassifyRecord(RecordWork):
             "rule_errors": [{"rule_id": r, "errors": [{"code": i.code, "path": i.path} for i in issues]}
                             for r, issues in sorted(rule_set.broken.items())],
         }
-        return RecordResult(counters=counters, warnings=_warnings(evaluation, errors), details=details)
+        # Per-account error rows and rules excluded because they no longer compile are the record's item errors:
+        # it stays `completed` and its session ends `partial` (§9 step 9, legacy defect 2).
+        return RecordResult(counters=counters, warnings=_warnings(evaluation, errors), details=details,
+                            error_items=len(errors) + len(rule_set.broken))
+
+
+def explanation_ref(rule_set: RuleSet, match: Match[int], facts: PermissionFacts | None,
+                    state_version_id: int | None, as_of: datetime) -> dict[str, object]:
+    """(rule_id, rule_revision, state_version_id, as_of) of the primary rule plus the compact evidence of its
+    supporting true leaves (§8.3). Only inserted and updated pairs pay for the explanation; an unchanged pair keeps
+    the reference of the run that last wrote it (zero writes for an unchanged result)."""
+    rule = rule_set.parsed.get(match.rule_id)
+    evidence = (compact_evidence(explain(rule, facts, rule_id=match.rule_id, rule_revision=match.rule_revision,
+                                         engine=rule_set.engine))
+                if rule is not None and facts is not None else [])
+    return {"rule_id": match.rule_id, "rule_revision": match.rule_revision, "state_version_id": state_version_id,
+            "as_of": as_of.isoformat(), "evidence": evidence}
 
 
 def _scope_ids(selection: frozenset[int] | None) -> tuple[int, ...] | None:

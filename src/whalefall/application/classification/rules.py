@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from whalefall.application.classification.triggers import WriteTrail
+from whalefall.application.ports.audit import AuditEntry, field_changes
 from whalefall.application.ports.classification import (
     ClassificationStore,
     NewRule,
@@ -54,6 +56,14 @@ def _check_name(name: str) -> None:
         raise ValidationProblemsError([Problem("body.name", "invalid_length", "name must have 1-100 characters")])
 
 
+def summary(view: RuleView) -> dict[str, object]:
+    """The audited fields of a rule (before/after summaries); the expression is named by revision and
+    fingerprint (the document itself is in the rule's revisions)."""
+    return {"name": view.name, "classification_id": view.classification_id, "db_type": view.db_type.value,
+            "description": view.description, "is_active": view.is_active, "rule_revision": view.rule_revision,
+            "fingerprint": view.fingerprint}
+
+
 @dataclass(frozen=True, slots=True)
 class ListRules:
     """Rules (permission `classifications:read`); soft-deleted ones only with `include_deleted`."""
@@ -96,11 +106,13 @@ class CreateRule:
     detail per problem, field `body.expression…`), warnings are returned with the rule. The canonical document is
     stored as revision 1. Unknown classification → 422 INVALID_REFERENCE; a taken name → 409 RULE_NAME_TAKEN; an
     active rule with the same fingerprint in (classification, db_type) → 409 RULE_EXPRESSION_DUPLICATED.
-    `rules_revision` is bumped in the same transaction."""
+    `rules_revision` is bumped, the `rule.create` event written and the debounced fleet run requested in the same
+    transaction."""
 
     store: ClassificationStore
     uow: UnitOfWork
     clock: Clock
+    trail: WriteTrail
 
     async def execute(self, data: CreateRuleInput) -> RuleView:
         data.actor.require(Permission.RULES_WRITE)
@@ -122,6 +134,8 @@ class CreateRule:
             warnings=rule.warnings, is_active=data.is_active, created_by=data.actor.user_id,
             created_by_name=data.actor.name), now=self.clock.now())
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(actor=data.actor, action="rule.create", target_type="rule",
+                                            target_id=str(created.id), details={"after": summary(created)}))
         await self.uow.commit()
         return created
 
@@ -139,11 +153,13 @@ class UpdateRule:
     """Update a rule (`rules:write`); the id never changes and `classification_id`/`db_type` are read-only. An
     expression whose fingerprint differs adds rule revision n+1 (the previous one is superseded); edits of name,
     description or is_active, or an expression with the same fingerprint, do not. Validation, name and fingerprint
-    uniqueness as for create; deleted rules → 404; stale `revision` → 409 VERSION_CONFLICT."""
+    uniqueness as for create; deleted rules → 404; stale `revision` → 409 VERSION_CONFLICT. Audited `rule.update`
+    with the changed fields (a new expression shows as new rule_revision and fingerprint)."""
 
     store: ClassificationStore
     uow: UnitOfWork
     clock: Clock
+    trail: WriteTrail
 
     async def execute(self, data: UpdateRuleInput) -> RuleView:
         data.actor.require(Permission.RULES_WRITE)
@@ -180,6 +196,9 @@ class UpdateRule:
             current.id, changes, new_revision="expression" in changes, now=self.clock.now(),
             actor_id=data.actor.user_id, actor_name=data.actor.name)
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(actor=data.actor, action="rule.update", target_type="rule",
+                                            target_id=str(updated.id),
+                                            changes=field_changes(summary(current), summary(updated))))
         await self.uow.commit()
         return updated
 
@@ -187,11 +206,13 @@ class UpdateRule:
 @dataclass(frozen=True, slots=True)
 class DeleteRule:
     """Soft delete (`rules:write`): revisions, assignment history and statistics keep referring to the rule;
-    repeating it answers the same `deleted_at`. Bumps `rules_revision`."""
+    repeating it answers the same `deleted_at` (and writes nothing). Bumps `rules_revision`; audited
+    `rule.delete`."""
 
     store: ClassificationStore
     uow: UnitOfWork
     clock: Clock
+    trail: WriteTrail
 
     async def execute(self, actor: Actor, rule_id: int, revision: int | None = None) -> RuleView:
         actor.require(Permission.RULES_WRITE)
@@ -204,6 +225,8 @@ class DeleteRule:
             raise VersionConflictError(current.revision)
         deleted = await self.store.soft_delete_rule(rule_id, now=self.clock.now())
         await self.store.bump_rules_revision()
+        await self.trail.written(AuditEntry(actor=actor, action="rule.delete", target_type="rule",
+                                            target_id=str(rule_id), details={"before": summary(current)}))
         await self.uow.commit()
         return deleted
 

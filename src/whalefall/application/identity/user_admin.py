@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from whalefall.application.identity.login_throttle import LoginThrottle
-from whalefall.application.identity.user_changes import SessionRevoker, load_user
+from whalefall.application.identity.user_changes import RevokedSessions, SessionRevoker, load_user
 from whalefall.application.ports.audit import AuditEntry, AuditLog, field_changes
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.identity import UserQuery, UserRepository
@@ -63,7 +63,8 @@ class UnlockUser:
 
 @dataclass(frozen=True, slots=True)
 class RevokeUserSessions:
-    """Ends every refresh family (and browser session) of a user; self allowed; API tokens untouched."""
+    """Ends every live browser session and refresh family of a user and reports how many of each ended (sessions
+    already ended, idle- or absolutely expired are not counted); self allowed; API tokens untouched."""
 
     users: UserRepository
     revoker: SessionRevoker
@@ -71,15 +72,17 @@ class RevokeUserSessions:
     clock: Clock
     uow: UnitOfWork
 
-    async def execute(self, actor: Actor, user_id: UserId) -> int:
+    async def execute(self, actor: Actor, user_id: UserId) -> RevokedSessions:
         if actor.user_id != user_id:
             actor.require(Permission.USERS_MANAGE)
         user = await load_user(self.users, user_id)
-        families = await self.revoker.revoke(user.id, at=self.clock.now())
+        revoked = await self.revoker.revoke(user.id, at=self.clock.now())
         await self.audit.record(AuditEntry(actor=actor, action="user.revoke_sessions", target_type="user",
-                                           target_id=str(user.id), details={"revoked_refresh_families": families}))
+                                           target_id=str(user.id),
+                                           details={"revoked_sessions": revoked.sessions,
+                                                    "revoked_refresh_families": revoked.refresh_families}))
         await self.uow.commit()
-        return families
+        return revoked
 
 
 @dataclass(frozen=True, slots=True)

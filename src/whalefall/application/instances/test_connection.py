@@ -80,21 +80,10 @@ def _setup_failure(code: str, message: str) -> ConnectionTestError:
 
 
 @dataclass(frozen=True, slots=True)
-class TestInstanceConnection:
-    """Connect to a registered instance (active or inactive; soft-deleted → 404) with its stored endpoint and
-    credential, read the version live, run the capability probe (inventory and one size read, results discarded)
-    and list the collector privileges it lacks. Needs `instances:write`.
-
-    The outcome is data, never an HTTP error: a failed connect, a missing credential (CREDENTIAL_MISSING) or an
-    undecryptable one (CREDENTIAL_KEY_MISSING, CREDENTIAL_UNREADABLE) are results with `ok=false` and an error of
-    class CONFIG_ERROR or the connector's class. Contact fields are written by every test (a test that could not
-    start is a failed contact); version fields and `last_success_at` only on success. Each statement is bounded
-    by the test statement timeout and the whole test by connect + test statement + 5 s. One audit event
-    `instance.test_connection` with host and port; the plaintext secret is registered with the log redactor
-    while the connection is open.
-    """
-
-    __test__ = False    # not a pytest class despite its name
+class ConnectionProber:
+    """The steps one connection test takes, shared by the synchronous route and the `connection_test` record work:
+    build the target from the stored endpoint and credential, probe it under the test deadline, write the contact
+    fields. Never commits; reads of the metadata store happen before any remote I/O."""
 
     instances: InstanceRepository
     credentials: CredentialRepository
@@ -102,23 +91,10 @@ class TestInstanceConnection:
     connectors: ConnectorFactory
     timeouts: ConnectorTimeouts
     redactor: Redactor
-    audit: AuditLog
     clock: Clock
-    uow: UnitOfWork
 
-    async def execute(self, actor: Actor, instance_id: InstanceId) -> ConnectionTestResult:
-        actor.require(Permission.INSTANCES_WRITE)
-        instance = await load_instance(self.instances, instance_id)
-        target_or_error = await self._target(instance)
-        if isinstance(target_or_error, ConnectionTestError):
-            result = ConnectionTestResult(ok=False, latency_ms=None, server=None, error=target_or_error)
-        else:
-            with self.redactor.live_secret(target_or_error.secret.reveal()):
-                result = await self._test(target_or_error)
-        await self._persist(actor, instance, result)
-        return result
-
-    async def _target(self, instance: InstanceRecord) -> ConnectionTarget | ConnectionTestError:
+    async def target(self, instance: InstanceRecord) -> ConnectionTarget | ConnectionTestError:
+        """The target, or a CONFIG_ERROR result for a missing or undecryptable credential."""
         if instance.credential is None:
             return _setup_failure(CredentialMissingError.code, CredentialMissingError.default_message)
         credential = await self.credentials.get(instance.credential.id)
@@ -133,7 +109,14 @@ class TestInstanceConnection:
                                 port=instance.port, database_name=instance.database_name,
                                 username=credential.username, secret=secret, auth_method=credential.auth_method)
 
-    async def _test(self, target: ConnectionTarget) -> ConnectionTestResult:
+    async def test(self, target_or_error: ConnectionTarget | ConnectionTestError) -> ConnectionTestResult:
+        """Probe the target (the secret registered with the log redactor meanwhile); a setup error is the result."""
+        if isinstance(target_or_error, ConnectionTestError):
+            return ConnectionTestResult(ok=False, latency_ms=None, server=None, error=target_or_error)
+        with self.redactor.live_secret(target_or_error.secret.reveal()):
+            return await self._probe(target_or_error)
+
+    async def _probe(self, target: ConnectionTarget) -> ConnectionTestResult:
         timeouts = replace(self.timeouts, statement_s=self.timeouts.test_statement_s)
         deadline = timeouts.connect_s + timeouts.test_statement_s + OUTER_MARGIN_S
         started = self.clock.now()
@@ -156,7 +139,9 @@ class TestInstanceConnection:
                 message="unexpected error during the connection test"))
         return probe.result(error=None)
 
-    async def _persist(self, actor: Actor, instance: InstanceRecord, result: ConnectionTestResult) -> None:
+    async def record_contact(self, instance: InstanceRecord, result: ConnectionTestResult, *,
+                             by: int | None) -> None:
+        """Contact fields always; version fields and `last_success_at` only on success."""
         now = self.clock.now()
         values: dict[str, object] = {"last_contact_at": now, "last_contact_ok": result.ok,
                                      "last_contact_error_code": result.error.code if result.error else None}
@@ -166,7 +151,44 @@ class TestInstanceConnection:
                            "version_major": server.version_major, "version_minor": server.version_minor,
                            "edition": server.edition, "version_raw": server.raw[:MAX_VERSION_RAW],
                            "last_success_at": now})
-        await self.instances.update(instance.id, values, at=now, by=actor.user_id)
+        await self.instances.update(instance.id, values, at=now, by=by)
+
+
+@dataclass(frozen=True, slots=True)
+class TestInstanceConnection:
+    """Connect to a registered instance (active or inactive; soft-deleted → 404) with its stored endpoint and
+    credential, read the version live, run the capability probe (inventory and one size read, results discarded)
+    and list the collector privileges it lacks. Needs `instances:write`.
+
+    The outcome is data, never an HTTP error: a failed connect, a missing credential (CREDENTIAL_MISSING), an
+    undecryptable one (CREDENTIAL_KEY_MISSING, CREDENTIAL_UNREADABLE) or an endpoint outside
+    `WHALEFALL_OUTBOUND_ALLOW` (OUTBOUND_NOT_ALLOWED, never contacted) are results with `ok=false` and an error of
+    class CONFIG_ERROR or the connector's class. Contact fields are written by every test (a test that could not
+    start is a failed contact); version fields and `last_success_at` only on success. Each statement is bounded
+    by the test statement timeout and the whole test by connect + test statement + 5 s. One audit event
+    `instance.test_connection` with host and port; the plaintext secret is registered with the log redactor
+    while the connection is open. The per-instance rate limit (api.md §4.8) is the HTTP entrypoint's.
+    """
+
+    __test__ = False    # not a pytest class despite its name
+
+    instances: InstanceRepository
+    credentials: CredentialRepository
+    cipher: SecretCipher
+    connectors: ConnectorFactory
+    timeouts: ConnectorTimeouts
+    redactor: Redactor
+    audit: AuditLog
+    clock: Clock
+    uow: UnitOfWork
+
+    async def execute(self, actor: Actor, instance_id: InstanceId) -> ConnectionTestResult:
+        actor.require(Permission.INSTANCES_WRITE)
+        prober = ConnectionProber(self.instances, self.credentials, self.cipher, self.connectors, self.timeouts,
+                                  self.redactor, self.clock)
+        instance = await load_instance(self.instances, instance_id)
+        result = await prober.test(await prober.target(instance))
+        await prober.record_contact(instance, result, by=actor.user_id)
         details: dict[str, object] = {"host": instance.host, "port": instance.port, "ok": result.ok}
         if result.error is not None:
             details.update({"error_code": result.error.code, "error_class": result.error.error_class})
@@ -174,6 +196,7 @@ class TestInstanceConnection:
             actor=actor, action="instance.test_connection", target_type="instance", target_id=str(instance.id),
             outcome=AuditOutcome.SUCCESS if result.ok else AuditOutcome.FAILURE, details=details))
         await self.uow.commit()
+        return result
 
 
 class _Probe:

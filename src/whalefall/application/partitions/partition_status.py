@@ -10,10 +10,12 @@ from typing import Literal
 from whalefall.application.partitions.maintain_partitions import PartitionConfig
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.partitions import PartitionDetail, PartitionManager
+from whalefall.application.ports.sessions import SessionQuery, SessionStore
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.paging import Page, PageRequest
+from whalefall.application.shared.paging import Page, PageRequest, SortKey
 from whalefall.domain.identity.roles import Permission
 from whalefall.domain.partitions import add_months, month_start
+from whalefall.domain.sessions.sessions import TERMINAL_SESSION_STATUSES, SessionKind
 
 Health = Literal["ok", "warning", "critical", "not_applicable"]
 PartitionState = Literal["past", "current", "future", "default"]
@@ -58,10 +60,20 @@ class HealthCheck:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MaintenanceRun:
+    """The latest finished `partition_maintenance` session."""
+
+    session_id: str
+    status: str
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PartitionHealth:
     status: Health
     checks: tuple[HealthCheck, ...]
     next_maintenance_at: datetime
+    last_maintenance: MaintenanceRun | None = None
 
 
 def _table_checks(table: str, children: Sequence[PartitionDetail], today: date, premake: int) -> list[HealthCheck]:
@@ -87,11 +99,14 @@ def _table_checks(table: str, children: Sequence[PartitionDetail], today: date, 
 class InspectPartitions:
     """Read-only views of the partitions: info per table, health, and the children page. Requires
     `partitions:read`. Health: critical when the current or next month is missing for a table, warning when DEFAULT
-    holds rows or fewer than `premake_months` future months exist, else ok; `not_applicable` on SQLite."""
+    holds rows or fewer than `premake_months` future months exist, else ok; `not_applicable` on SQLite.
+    `last_maintenance` is the most recently created `partition_maintenance` session that has ended (any terminal
+    status, scheduled or manual), or None when none has."""
 
     partitions: PartitionManager
     clock: Clock
     config: PartitionConfig
+    sessions: SessionStore
 
     async def info(self, actor: Actor) -> PartitionInfo:
         actor.require(Permission.PARTITIONS_READ)
@@ -119,14 +134,27 @@ class InspectPartitions:
         if next_run <= now:
             next_run = datetime.combine(today + timedelta(days=1), self.config.maintenance_at,
                                         tzinfo=self.config.zone)
+        last = await self._last_maintenance()
         if not self.partitions.supported:
-            return PartitionHealth(status="not_applicable", checks=(), next_maintenance_at=next_run)
+            return PartitionHealth(status="not_applicable", checks=(), next_maintenance_at=next_run,
+                                   last_maintenance=last)
         details = await self.partitions.details()
         checks = [c for t in sorted(t.name for t in self.config.policy.tables)
                   for c in _table_checks(t, [d for d in details if d.table == t], today,
                                          self.config.policy.premake_months)]
         worst: Health = max((c.status for c in checks), key=lambda s: _RANK.get(s, 0), default="ok")
-        return PartitionHealth(status=worst, checks=tuple(checks), next_maintenance_at=next_run)
+        return PartitionHealth(status=worst, checks=tuple(checks), next_maintenance_at=next_run,
+                               last_maintenance=last)
+
+    async def _last_maintenance(self) -> MaintenanceRun | None:
+        page = await self.sessions.list_sessions(
+            SessionQuery(kinds=frozenset({SessionKind.PARTITION_MAINTENANCE}),
+                         statuses=frozenset(TERMINAL_SESSION_STATUSES)),
+            PageRequest(1, 1, (SortKey("created_at", descending=True),)))
+        if not page.items:
+            return None
+        session = page.items[0]
+        return MaintenanceRun(session_id=session.id, status=session.status.value, finished_at=session.finished_at)
 
     async def children(self, actor: Actor, *, tables: frozenset[str], state: PartitionState | None,
                        page: PageRequest) -> Page[tuple[PartitionDetail, PartitionState]]:

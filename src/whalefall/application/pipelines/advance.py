@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from whalefall.application.errors import QueueUnavailableError
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.metrics import NO_OPERATIONS_METRICS, OperationsMetrics
 from whalefall.application.ports.pipelines import PipelineRunStore, RunRecord, StepChange, StepRunRecord
 from whalefall.application.ports.scheduler import LaunchRequest, SessionLauncher
 from whalefall.application.ports.sessions import FleetLockHeldError
@@ -47,6 +48,7 @@ class AdvancePipelineRun:
     sessions: SessionLauncher
     clock: Clock
     uow: UnitOfWork
+    metrics: OperationsMetrics = NO_OPERATIONS_METRICS
 
     async def execute(self, run_id: str) -> RunStatus | None:
         status: RunStatus | None = None
@@ -84,11 +86,24 @@ class AdvancePipelineRun:
         if plan.status is not RunStatus.RUNNING:
             await self.runs.finish(run.id, plan.status, now=now)
         await self.uow.commit()
+        self._count(run, changes, plan.status, now)
         by_name = {step.name: step for step in definition.steps}
         started: list[StepRunRecord] = []
         for name in plan.start:
             started.append(await self._start(run, name, by_name[name].kind, dict(by_name[name].params)))
         return plan.status, started
+
+    def _count(self, run: RunRecord, changes: list[StepChange], status: RunStatus, now: datetime) -> None:
+        """After the commit: durations of the steps that just ended, and the run if it just finished (the row was
+        locked and `running`, so this pass is the one that finished it)."""
+        started = {s.step_name: s.started_at for s in run.steps}
+        for change in changes:
+            began = started.get(change.step_name)
+            if began is not None and change.status is not StepStatus.RUNNING:
+                self.metrics.pipeline_step_finished(run.pipeline, change.step_name,
+                                                    (now - began).total_seconds())
+        if status is not RunStatus.RUNNING:
+            self.metrics.pipeline_run_finished(run.pipeline, status.value)
 
     async def _observe(self, run: RunRecord, definition: PipelineDefinition, now: datetime) -> list[StepChange]:
         """Transitions of running steps from their sessions' states and timeouts."""

@@ -108,3 +108,8 @@ class BrowserSessionRepository(Protocol):
     @abstractmethod
     async def end_for_user(self, user_id: UserId, *, at: datetime) -> int:
         """End every live session of the user; returns how many were ended."""
+
+    @abstractmethod
+    async def count_live(self, user_id: UserId, *, stamp_hash: str, at: datetime) -> int:
+        """Sessions of the user that still work at `at`: not ended, neither idle nor absolutely expired, and
+        issued under the security stamp whose hash is `stamp_hash`."""

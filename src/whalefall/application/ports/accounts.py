@@ -6,6 +6,7 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol
 
 from whalefall.application.shared.paging import Page, PageRequest
@@ -15,8 +16,19 @@ from whalefall.domain.instances import DbEngine, InstanceId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccountFilterOverride:
+    """One instance's replacement of `accounts.filters.<engine>` (accounts.md §3): `exclude` replaces the engine's
+    list (empty = exclude nothing); `exclude_oracle_maintained` None keeps the engine's setting."""
+
+    exclude: tuple[str, ...]
+    exclude_oracle_maintained: bool | None = None
+    updated_at: datetime | None = None
+    updated_by_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedInstance:
-    """The instance row, locked for the apply transaction."""
+    """The instance row, locked for the apply transaction, with its account filter override (None: none)."""
 
     id: InstanceId
     db_type: DbEngine
@@ -24,6 +36,7 @@ class LockedInstance:
     deleted: bool
     accounts_synced_at: datetime | None
     coverage_gaps: tuple[CoverageGap, ...]
+    filter_override: AccountFilterOverride | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,7 +53,8 @@ class LedgerApply:
 
     `diff` is the domain diff (entries and write plan); `current` the principals it was computed from;
     `superusers` the refs whose state holds SUPERUSER (denormalised list filter); `settings` the snapshot's
-    instance-level inputs; `coverage_gaps` the gaps of this sync with `stale_since` resolved.
+    instance-level inputs; `coverage_gaps` the gaps of this sync with `stale_since` resolved; `grants_stale` the
+    refs whose applied state holds carried-forward items (the denormalised `grants_stale` flag).
     """
 
     instance_id: InstanceId
@@ -52,6 +66,7 @@ class LedgerApply:
     superusers: frozenset[PrincipalRef]
     settings: Mapping[str, AttrValue]
     coverage_gaps: tuple[CoverageGap, ...]
+    grants_stale: frozenset[PrincipalRef] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +100,21 @@ class AccountLedgerWriter(Protocol):
         Unchanged principals cost zero row writes; inserts are batched."""
 
 
+class AccountFilterOverrides(Protocol):
+    """Per-instance account filter overrides, in the caller's unit of work."""
+
+    @abstractmethod
+    async def get(self, instance_id: InstanceId) -> AccountFilterOverride | None: ...
+
+    @abstractmethod
+    async def put(self, instance_id: InstanceId, override: AccountFilterOverride) -> None:
+        """Insert or replace the instance's override (its `updated_at`/`updated_by_name` are stored)."""
+
+    @abstractmethod
+    async def delete(self, instance_id: InstanceId) -> bool:
+        """Remove the override; False when there was none."""
+
+
 @dataclass(frozen=True, slots=True)
 class InstanceBrief:
     id: int
@@ -100,8 +130,31 @@ class GapView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AccountClassification:
+    """A current assignment of the account (api.md §2 Account.classifications)."""
+
+    id: int
+    code: str
+    display_name: str
+    is_primary: bool
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccountClassificationError:
+    """An error row of the latest classification run covering the account (classification.md §9)."""
+
+    rule_id: int | None
+    rule_revision: int | None
+    code: str
+    path: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccountView:
-    """One principal as an account row (api.md §2 Account, classification fields excepted)."""
+    """One principal as an account row (api.md §2 Account). `grants_stale`: its state holds items carried
+    forward from an unread segment (accounts.md §6.1); `instance_tags` are tag names (CSV export)."""
 
     id: int
     instance: InstanceBrief
@@ -123,6 +176,14 @@ class AccountView:
     last_changed_at: datetime | None
     last_synced_at: datetime | None
     coverage_gaps: tuple[GapView, ...]
+    grants_stale: bool = False
+    classifications: tuple[AccountClassification, ...] = ()
+    classification_errors: tuple[AccountClassificationError, ...] = ()
+    instance_tags: tuple[str, ...] = ()
+
+    @property
+    def primary_classification(self) -> AccountClassification | None:
+        return next((c for c in self.classifications if c.is_primary), None)
 
     @property
     def ref(self) -> PrincipalRef:
@@ -144,6 +205,9 @@ class AccountQuery:
     is_superuser: bool | None = None
     login_capable: bool | None = None
     changed_since: datetime | None = None
+    classification_ids: frozenset[int] = frozenset()
+    unclassified: bool | None = None
+    grants_stale: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +268,17 @@ class ChangeView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeExportRow:
+    """A change entry with the names the CSV export shows (api.md §5.2 account changes)."""
+
+    change: ChangeView
+    instance_name: str
+    db_type: DbEngine
+    namespace: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeQuery:
     """Change entries with `since` < observed_at ≤ `until` (the ledger interval), ordered by observed_at, id."""
 
@@ -245,6 +320,10 @@ class AccountLedgerReader(Protocol):
         """Accounts (principals with is_account) of non-deleted instances; active only unless asked."""
 
     @abstractmethod
+    async def export_accounts(self, query: AccountQuery, page: PageRequest) -> list[AccountView]:
+        """Every account matching the query, in the page request's sort order (the page bounds are ignored)."""
+
+    @abstractmethod
     async def get_account(self, account_id: int) -> AccountView | None:
         """Any principal by id (an account row or a role node), None when unknown or its instance is deleted."""
 
@@ -284,6 +363,10 @@ class AccountLedgerReader(Protocol):
     async def change(self, change_id: int) -> ChangeView | None: ...
 
     @abstractmethod
+    async def export_changes(self, query: ChangeQuery) -> list[ChangeExportRow]:
+        """Every change entry matching the query, by observed_at (descending when the query says so), then id."""
+
+    @abstractmethod
     async def changes_of(self, account_id: int, since: datetime, until: datetime | None) -> list[ChangeView]:
         """Every change of one principal with since ≤ observed_at < until (open when None), oldest first."""
 
@@ -299,3 +382,24 @@ class AccountLedgerReader(Protocol):
     async def instance_ids_with_privilege(self, privilege: str, scope: str, at: datetime,
                                           instance_ids: frozenset[int]) -> list[int]:
         """Instances where any principal held the privilege at `at` (candidates for effective holders)."""
+
+
+class HistoryTable(StrEnum):
+    """The expiring parts of the accounts history (accounts.md §6.1, §6.2 retention)."""
+
+    CHANGES = "principal_changes"
+    STATE_VERSIONS = "principal_state_versions"
+    GRANT_INTERVALS = "grant_intervals"
+    MEMBERSHIP_INTERVALS = "membership_intervals"
+    SETTINGS = "snapshot_settings"
+
+
+class AccountHistoryPurger(Protocol):
+    """Deletes expired accounts history, one bounded batch per call, each in its own transaction."""
+
+    @abstractmethod
+    async def delete_batch(self, table: HistoryTable, cutoff: datetime, limit: int) -> int:
+        """Delete at most `limit` rows and commit; returns how many went. CHANGES: `observed_at` < cutoff. The
+        others: rows that ended (`valid_to`) before the cutoff; open rows are never touched, and neither is the
+        state version a principal still points at as its current or last known state (reactivation diffs
+        against it)."""

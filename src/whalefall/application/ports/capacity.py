@@ -19,10 +19,11 @@ from whalefall.domain.capacity import (
     Trend,
     Window,
 )
+from whalefall.domain.capacity.ledger import LedgerEntry as LedgerEntry  # noqa: PLC0414 (explicit re-export)
+from whalefall.domain.capacity.ledger import LedgerStatus as LedgerStatus  # noqa: PLC0414 (explicit re-export)
 from whalefall.domain.instances import DbEngine
 
 Freshness = Literal["fresh", "stale", "never"]
-LedgerStatus = Literal["active", "gone"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,20 +69,6 @@ class DailyCollection:
     missing_database_count: int = 0
     unattributed_bytes: int | None = None
     session_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LedgerEntry:
-    """The state of one ledger row as the collection decided it."""
-
-    name: str
-    is_system: bool
-    is_excluded: bool
-    status: LedgerStatus
-    first_seen_on: date
-    last_seen_on: date
-    gone_since: date | None = None
-    missing_since: date | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -428,3 +428,86 @@ class AssignmentStore(Protocol):
     @abstractmethod
     async def error_counts(self) -> dict[int, int]:
         """Error rows per rule id."""
+
+
+class DeactivatedAccountAssignments(Protocol):
+    """The one classification write an accounts sync makes: closing the assignments of accounts it deactivated
+    (accounts.md §4 step 3, §5.3; classification.md §9), in the sync's own transaction."""
+
+    @abstractmethod
+    async def close_auto(self, account_ids: Sequence[int], *, at: datetime) -> int:
+        """Delete the auto assignments of the accounts and close their history stretches at `at`; manual
+        assignments stay (auto processing never touches them), and an account that lost its primary auto
+        assignment gets its best manual one (§9 step 7 order) as primary. Returns the number of auto rows closed;
+        no statement is sent for an empty `account_ids`. Nothing is committed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastSession:
+    session_id: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stretch:
+    """One assignment history stretch as the trend reads it (`valid_to` None = still open)."""
+
+    account_id: int
+    classification_id: int
+    valid_from: datetime
+    valid_to: datetime | None
+    rule_ids: tuple[int, ...]
+
+
+class ClassificationStatsReader(Protocol):
+    """Read side of the statistics routes (api.md §3.9), in the caller's unit of work."""
+
+    @abstractmethod
+    async def last_session(self) -> LastSession | None:
+        """The most recently finished `classification` session (any scope, any terminal status)."""
+
+    @abstractmethod
+    async def unclassified_count(self, engines: frozenset[DbEngine], instance_ids: frozenset[int]) -> int:
+        """Active accounts of active, non-deleted instances (filtered) without any assignment."""
+
+    @abstractmethod
+    async def engines_with_facts(self, engines: frozenset[DbEngine], instance_ids: frozenset[int]
+                                 ) -> frozenset[DbEngine]:
+        """Engines having at least one active account with a current state version on an active instance."""
+
+    @abstractmethod
+    async def rule_names(self, rule_ids: Sequence[int]) -> dict[int, str]: ...
+
+    @abstractmethod
+    async def rule_hits(self, instance_ids: frozenset[int]) -> dict[int, int]:
+        """Accounts (on the instances; all when empty) whose current auto assignment credits each rule."""
+
+    @abstractmethod
+    async def error_counts(self, instance_ids: frozenset[int]) -> dict[int, int]:
+        """Error rows per rule id (on the instances; all when empty)."""
+
+    @abstractmethod
+    async def stretches(self, classification_ids: frozenset[int], start: datetime, end: datetime
+                        ) -> list[Stretch]:
+        """History stretches of the classifications (all when empty) overlapping [start, end)."""
+
+    @abstractmethod
+    async def tracking_start(self) -> datetime | None:
+        """The earliest `valid_from` of assignment history (None: nothing was ever assigned)."""
+
+
+class PendingRuns(Protocol):
+    """The durable debounce of the fleet run requested by rule and classification writes (classification.md §9):
+    one pending request at most, shared by every process through the metadata store, in the caller's transaction."""
+
+    @abstractmethod
+    async def request(self, due_at: datetime) -> None:
+        """Record a pending run due at `due_at` unless one is already pending (the earlier due time wins)."""
+
+    @abstractmethod
+    async def postpone(self, due_at: datetime) -> None:
+        """Set the pending run's due time to `due_at` (creating it when absent)."""
+
+    @abstractmethod
+    async def claim_due(self, now: datetime) -> bool:
+        """Remove the pending run if it is due at `now`; True for exactly one claimant."""

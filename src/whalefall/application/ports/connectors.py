@@ -128,6 +128,13 @@ class Connector(Protocol):
     async def list_databases(self) -> tuple[str, ...]:
         """The inventory query of capacity.md §3.2 (names exactly as the engine reports them)."""
 
+    async def system_databases(self) -> frozenset[str]:
+        """Names the engine's catalog itself marks as system (capacity.md §3.2: SQL Server databases with
+        database_id ≤ 4 or distributors, Oracle UNDO and TEMPORARY tablespaces). Engines whose system databases
+        are fixed names (MySQL, PostgreSQL) keep this default: the caller adds the fixed names. Not abstract on
+        purpose, so scripted test connectors that never size anything need not implement it."""
+        return frozenset()
+
     @abstractmethod
     async def database_sizes(self, names: Sequence[str]) -> SizeCollection:
         """Sizes of the given databases per capacity.md §3.2–3.3."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 Section = Mapping[str, object]
@@ -29,8 +29,46 @@ class DashboardReader(Protocol):
 
     @abstractmethod
     async def runs(self, *, since: datetime) -> Section:
-        """Sessions created since `since` by kind × status, and `running_now`."""
+        """Sessions created since `since` by kind × status, `running_now`, and `last_nightly` (the latest run of
+        the `nightly` pipeline: id, status, created_at, finished_at; null when it never ran)."""
+
+    @abstractmethod
+    async def accounts(self) -> Section:
+        """Accounts (`is_account`) that are active on non-deleted instances: `active`, `locked`, `privileged`
+        (superuser), `classified` (at least one assignment), `unclassified`, and `by_classification`: every
+        classification (zero counts included) with the active accounts whose primary assignment it is."""
+
+    @abstractmethod
+    async def capacity(self, *, today: date) -> Section:
+        """Over active non-deleted instances: `fleet_total_bytes` (Σ latest instance sample collected on or after
+        today − 1), `fresh` / `stale` / `never` collected counts, and `incomplete_instances` in the last complete
+        daily aggregation (`last_complete_day`, null when none)."""
+
+    @abstractmethod
+    async def jobs(self) -> Section:
+        """`enabled`, `paused`, `jobs` (id, enabled, next_fire_at) and `failing`: enabled jobs whose last fire's
+        session or pipeline run ended failed or partial, or whose last fire was misfire_skipped."""
+
+    @abstractmethod
+    async def growth(self, *, month_start: date) -> Section:
+        """Top 10 databases of non-deleted instances by `change_bytes` in the complete monthly window starting
+        `month_start`."""
+
+    @abstractmethod
+    async def trends(self, *, sessions_since: datetime, session_days: int, samples_since: date, today: date
+                     ) -> Section:
+        """Sessions created per UTC day for `session_days` days from `sessions_since`, and the fleet total
+        (Σ instance samples of non-deleted instances) per business day from `samples_since` to `today`; a day
+        without samples is null."""
 
     @abstractmethod
     async def logs(self, *, since: datetime, days_since: datetime) -> Section:
         """ERROR and WARNING counts since `since` (24 h) and per UTC day since `days_since` (7 days)."""
+
+
+class PartitionHealthReader(Protocol):
+    """The partitions section: the same health as `GET /partitions/status`, for any dashboard reader."""
+
+    @abstractmethod
+    async def partition_health(self) -> Section:
+        """`status` (ok, warning, critical, not_applicable), `checks` that are not ok, `last_maintenance`."""

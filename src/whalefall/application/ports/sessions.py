@@ -90,11 +90,16 @@ class RecordView:
     counters: Mapping[str, object] = field(default_factory=dict)
     warnings: tuple[Mapping[str, object], ...] = ()
     details: Mapping[str, object] = field(default_factory=dict)
+    error_items: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordFinish:
-    """Terminal outcome of one record (status completed | failed | skipped | cancelled)."""
+    """Terminal outcome of one record (status completed | failed | skipped | cancelled).
+
+    `error_items` > 0 says "completed, but N items had errors" (classification: error rows and excluded rules); the
+    record stays a success and its session ends `partial` (`final_status`). Only `completed` records may carry it.
+    """
 
     status: RecordStatus
     error_code: str | None = None
@@ -103,6 +108,13 @@ class RecordFinish:
     counters: Mapping[str, object] = field(default_factory=dict)
     warnings: Sequence[Mapping[str, object]] = ()
     details: Mapping[str, object] = field(default_factory=dict)
+    error_items: int = 0
+
+    def __post_init__(self) -> None:
+        if self.error_items < 0:
+            raise ValueError(f"error_items must be >= 0, not {self.error_items}")
+        if self.error_items and self.status is not RecordStatus.COMPLETED:
+            raise ValueError(f"only a completed record reports item errors, not a {self.status} one")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

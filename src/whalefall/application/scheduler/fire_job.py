@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from whalefall.application.errors import QueueUnavailableError
 from whalefall.application.ports.audit import AuditEntry, AuditLog
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.metrics import NO_OPERATIONS_METRICS, OperationsMetrics
 from whalefall.application.ports.pipelines import PipelineRunningError
 from whalefall.application.ports.scheduler import (
     PIPELINE_JOB_KIND,
@@ -43,6 +44,7 @@ class PlanFires:
     clock: Clock
     uow: UnitOfWork
     misfire_grace_s: float
+    metrics: OperationsMetrics = NO_OPERATIONS_METRICS
 
     async def execute(self, leader_id: str) -> list[DueFire]:
         now = self.clock.now()
@@ -65,6 +67,7 @@ class PlanFires:
                         job_id=job.id, scheduled_for=decision.scheduled_for, fired_at=now, leader_id=leader_id,
                         outcome=FireOutcome.MISFIRE_SKIPPED))
                     if claimed:
+                        self.metrics.job_misfired(job.id)
                         logger.warning("scheduler.misfire_skipped",
                                        extra={"job_id": job.id, "scheduled_for": decision.scheduled_for.isoformat(),
                                               "lag_s": decision.lag_s})
@@ -102,6 +105,7 @@ class FireJob:
     pipelines: PipelineLauncher
     audit: AuditLog
     uow: UnitOfWork
+    metrics: OperationsMetrics = NO_OPERATIONS_METRICS
 
     async def execute(self, fire: DueFire) -> FireOutcome | None:
         job = await self.jobs.get(fire.job_id)
@@ -132,4 +136,5 @@ class FireJob:
             details={"scheduled_for": fire.scheduled_for.isoformat(), "outcome": outcome.value,
                      "session_id": session_id, "pipeline_run_id": run_id}))
         await self.uow.commit()
+        self.metrics.job_fired(job.id, outcome.value)
         return outcome

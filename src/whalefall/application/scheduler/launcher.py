@@ -5,7 +5,7 @@ operations.md §1.1): instance kinds take the Selection `{instance_ids?, db_type
 `instance_ids` → a `targeted` session, anything else → `fleet`) and get one record per active, non-deleted
 matching instance; `capacity_aggregation` one record per period type; `classification` one per engine (a worker
 skips engines without rules, NOTHING_TO_DO); `partition_maintenance` one per partitioned table;
-`retention_cleanup` one per retention category.
+`retention_cleanup` one per retention category (`application/sessions/retention.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from whalefall.application.ports.scheduler import LaunchedSession, LaunchRequest
 from whalefall.application.ports.sessions import NewRecord, SessionQuery, SessionStore
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.open_session import OpenSession, OpenSessionInput
+from whalefall.application.sessions.retention import RETENTION_CATEGORIES
 from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.errors import Problem
 from whalefall.domain.instances import DbEngine
@@ -33,10 +34,9 @@ from whalefall.domain.sessions.sessions import (
 )
 
 PERIOD_TYPES: Final = ("daily", "weekly", "monthly", "quarterly", "yearly")
+# The four partitioned parents of capacity.md §8 (tables/capacity.py, application/capacity/config.py).
 PARTITIONED_TABLES: Final = ("database_size_samples", "instance_size_samples", "database_size_aggregations",
                              "instance_size_aggregations")
-RETENTION_CATEGORIES: Final = ("sessions", "pipeline_runs", "job_fires", "logs", "audit_events", "account_changes",
-                               "process_heartbeats", "capacity")
 _SELECTION: Final = frozenset({"instance_ids", "db_types", "tags_any", "tags_all"})
 _PARAMS: Final[Mapping[SessionKind, frozenset[str]]] = {
     SessionKind.ACCOUNTS_SYNC: _SELECTION,

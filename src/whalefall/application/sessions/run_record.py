@@ -1,14 +1,17 @@
 """RunRecord: the generic runner behind the `whalefall.records.run` task (operations §1.3–1.8, §2.1).
 
-Transactions of one run, each short and separate: the claim (a fresh connection), heartbeats (a fresh connection
-each), the kind's fence + data (the task's own unit of work, shared with the kind work), and the terminal record
-transition (the task's unit of work after a rollback, or a fresh connection if that fails).
+Transactions of one run, each short and separate: the claim, heartbeats (a fresh connection each), the kind's
+fence + data (the task's own unit of work, shared with the kind work), and the terminal record transition. Claims
+and terminal transitions go through the process's `RecordClaimer` and `RecordFinisher`, which group-commit the
+concurrent tasks' transitions (one transaction and one session-row update per session for many records): per
+record, the conditional updates of operations §1.3 are unchanged, only the transaction is shared.
 
-Kind work must not keep a transaction of the task's unit of work open across remote I/O (on SQLite every
-transaction holds the store's write lock): read, commit or roll back, then connect. `check_cancel()` before the
-fence reads through a fresh read-only connection (`SessionTransactions.read`, which does not queue behind
-writers); after the fence it reads inside the data transaction. The claim reads the record, session and instance
-with one statement (`ClaimReader.claim_snapshot`) before the conditional updates.
+A task never holds one pooled connection while it waits for another (N tasks doing so on a pool of N connections
+deadlock): the task's unit of work is released before the terminal transition, before retry waits and when the
+task is cancelled. Kind work must not keep a transaction of the task's unit of work open across remote I/O (on
+SQLite every transaction holds the store's write lock): read, commit or roll back, then connect.
+`check_cancel()` before the fence reads through a fresh read-only connection (`SessionTransactions.read`, which
+does not queue behind writers); after the fence it reads inside the data transaction.
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ import contextlib
 import logging
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, Protocol, TypeVar
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import ConnectorError
-from whalefall.application.ports.instances import InstanceRepository
 from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore, SessionView
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.batching import CancelWatch, RecordClaimer, RecordFinisher
+from whalefall.application.sessions.claims import Claimed, ClaimRequest, SkippedAtClaim
 from whalefall.application.sessions.finalised import NO_LISTENERS, SessionFinalisedListeners
+from whalefall.application.sessions.transactions import SessionTransaction, SessionTransactions
+from whalefall.application.sessions.transitions import FinishRequest
 from whalefall.application.sessions.work import (
     LeaseLostError,
     RecordCancelledError,
@@ -39,7 +43,7 @@ from whalefall.application.sessions.work import (
 )
 from whalefall.domain.sessions.backoff import ErrorClass, RetryPolicy
 from whalefall.domain.sessions.records import RecordStatus
-from whalefall.domain.sessions.sessions import ItemType, SessionKind, decide_claim, retries_connector_errors
+from whalefall.domain.sessions.sessions import TERMINAL_SESSION_STATUSES, SessionKind, retries_connector_errors
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,64 +51,6 @@ T = TypeVar("T")
 INTERNAL_CODE: Final = "INTERNAL"
 DEADLINE_CODE: Final = "DEADLINE_EXCEEDED"
 UNSUPPORTED_KIND_CODE: Final = "UNSUPPORTED_KIND"
-
-
-class AttemptStore(Protocol):
-    """Retry bookkeeping next to the sessions port: a new attempt of a record this worker holds."""
-
-    @abstractmethod
-    async def start_attempt(self, record_id: int, *, worker_id: str, lease_ttl_s: float,
-                            now: datetime) -> RecordView | None:
-        """`attempt += 1` and the lease extended, conditional on status running and this lease owner; None when the
-        lease was lost."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimSnapshot:
-    """What a claim decides on, read with one statement: the record, its session and its instance's state
-    (`instance_deleted` also for a purged instance of an instance record; `instance_active` True without one).
-    When the store could make that same read atomic with the claim (SQLite: the transaction holds the write lock),
-    `others_checked` is True and `other_running_session_id` is the session of another running record of the kind
-    for the instance; otherwise the runner asks `running_record_for_instance` (PostgreSQL: advisory lock first)."""
-
-    record: RecordView
-    session: SessionView
-    instance_deleted: bool
-    instance_active: bool
-    others_checked: bool = False
-    other_running_session_id: str | None = None
-
-
-class ClaimReader(Protocol):
-    """The claim's read side next to the sessions port."""
-
-    @abstractmethod
-    async def claim_snapshot(self, record_id: int) -> ClaimSnapshot | None:
-        """The record with its session and instance state; None for an unknown record."""
-
-
-class RunnerStore(SessionStore, AttemptStore, ClaimReader, Protocol):
-    """What the runner needs from the metadata store: the sessions port, attempt bookkeeping and the claim read."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionTransaction:
-    """Ports bound to one fresh transaction (see SessionTransactions)."""
-
-    store: RunnerStore
-    instances: InstanceRepository
-
-
-class SessionTransactions(Protocol):
-    """Opens short transactions on their own connection, independent of the task's unit of work."""
-
-    @abstractmethod
-    def begin(self) -> AbstractAsyncContextManager[SessionTransaction]:
-        """Committed when the block exits normally, rolled back when it raises; the connection is released."""
-
-    @abstractmethod
-    def read(self) -> AbstractAsyncContextManager[SessionTransaction]:
-        """Like `begin` for reads only: it does not queue behind writers (SQLite: a WAL snapshot, no write lock)."""
 
 
 class RecordWorks(Protocol):
@@ -153,11 +99,6 @@ class _Lease:
 
 
 @dataclass(frozen=True, slots=True)
-class _SkippedAtClaim:
-    session_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class RunRecord:
     """Claim one record and run the work of its session kind, always ending in a terminal transition.
 
@@ -180,6 +121,9 @@ class RunRecord:
     worker_id: str
     config: RunnerConfig
     finalised: SessionFinalisedListeners = NO_LISTENERS
+    finisher: RecordFinisher | None = None
+    claimer: RecordClaimer | None = None
+    cancel_watch: CancelWatch | None = None
 
     async def execute(self, record_id: int) -> RunOutcome:
         claimed = await self._claim(record_id)
@@ -201,41 +145,26 @@ class RunRecord:
         return RunOutcome.LEASE_LOST if finish is None else _OUTCOME_OF[finish.status]
 
     async def _claim(self, record_id: int) -> _Lease | RunOutcome:
-        claimed = await self._claim_in_transaction(record_id)
-        if isinstance(claimed, _SkippedAtClaim):  # that may have been the session's last open record
-            await self._in_read(lambda tx: self.finalised.notify_if_terminal(tx.store, claimed.session_id))
+        """Through the process's claimer (a private one without it). A task cancelled while its claim is being
+        written waits for it and releases the record it got, so shutdown never strands a running record."""
+        claimer = self.claimer or RecordClaimer(self.transactions, self.clock)
+        pending = asyncio.ensure_future(claimer.claim(ClaimRequest(
+            record_id=record_id, worker_id=self.worker_id, lease_ttl_s=self.config.lease_ttl_s)))
+        try:
+            outcome = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                got = await pending
+                if isinstance(got, Claimed):
+                    await self._release(_Lease(got.record, got.session))
+            raise
+        if isinstance(outcome, SkippedAtClaim):  # that may have been the session's last open record
+            if outcome.finalised:
+                await self._notify_finalised(outcome.session_id)
             return RunOutcome.SKIPPED
-        return claimed
-
-    async def _claim_in_transaction(self, record_id: int) -> _Lease | RunOutcome | _SkippedAtClaim:
-        async with self.transactions.begin() as tx:
-            snapshot = await tx.store.claim_snapshot(record_id)
-            if snapshot is None or snapshot.record.status is not RecordStatus.PENDING:
-                return RunOutcome.IGNORED
-            record, session = snapshot.record, snapshot.session
-            deleted, active = snapshot.instance_deleted, snapshot.instance_active
-            cancel_requested = session.cancel_requested_at is not None
-            decision = decide_claim(record.kind, cancel_requested=cancel_requested, instance_deleted=deleted,
-                                    instance_active=active)
-            if decision.status is RecordStatus.RUNNING and record.instance_id is not None:
-                if snapshot.others_checked:
-                    other_session_id = snapshot.other_running_session_id
-                else:
-                    other = await tx.store.running_record_for_instance(record.kind, record.instance_id, record.id)
-                    other_session_id = other.session_id if other else None
-                decision = decide_claim(record.kind, cancel_requested=cancel_requested, instance_deleted=deleted,
-                                        instance_active=active, other_running_session_id=other_session_id)
-            if decision.status is None:
-                return RunOutcome.IGNORED
-            if decision.status is RecordStatus.SKIPPED:
-                assert decision.error_code is not None
-                await tx.store.finish(record.id, RecordFinish(
-                    status=RecordStatus.SKIPPED, error_code=decision.error_code.value,
-                    details=dict(decision.context or {})), now=self.clock.now(), from_status=RecordStatus.PENDING)
-                return _SkippedAtClaim(record.session_id)
-            claimed = await tx.store.claim(record.id, worker_id=self.worker_id,
-                                           lease_ttl_s=self.config.lease_ttl_s, now=self.clock.now())
-            return RunOutcome.IGNORED if claimed is None else _Lease(claimed, session)
+        if outcome is None:
+            return RunOutcome.IGNORED
+        return _Lease(outcome.record, outcome.session)
 
     async def _supervise(self, lease: _Lease) -> RecordFinish | None:
         work_task = asyncio.create_task(self._attempts(lease))
@@ -262,7 +191,7 @@ class RunRecord:
             try:
                 return await self._attempt(work, lease)
             except ConnectorError as exc:
-                await self.uow.rollback()
+                await self.uow.release()
                 logger.info("session.attempt_failed", extra={
                     "record_id": lease.record.id, "attempt": lease.record.attempt, "error_class": exc.error_class})
                 retry = (self.config.retry.after_failure(exc.error_class, lease.record.attempt, self.config.random)
@@ -317,10 +246,13 @@ class RunRecord:
         if not lease.cancel_seen:
             if lease.fenced:
                 session = await self.store.get(lease.session.id)
+                lease.cancel_seen = session is None or session.cancel_requested_at is not None
+            elif self.cancel_watch is not None:
+                lease.cancel_seen = await self.cancel_watch.cancel_requested(lease.session.id)
             else:
                 async with self.transactions.read() as tx:
-                    session = await tx.store.get(lease.session.id)
-            lease.cancel_seen = session is None or session.cancel_requested_at is not None
+                    flags = await tx.store.cancel_requested([lease.session.id])
+                lease.cancel_seen = flags.get(lease.session.id, True)
         if lease.cancel_seen:
             raise RecordCancelledError()
 
@@ -358,24 +290,36 @@ class RunRecord:
                 return
 
     async def _finish(self, lease: _Lease, finish: RecordFinish) -> None:
-        if await self._write_finish(lease, finish):
-            await self._in_read(lambda tx: self.finalised.notify_if_terminal(tx.store, lease.record.session_id))
+        """The task's own connection goes back to the pool first (it may also be unusable after a failed data
+        commit): a task must never hold one pooled connection while it waits for another, or a saturated pool
+        deadlocks. Listeners are notified only when this very transition finalised the session."""
+        with contextlib.suppress(Exception):
+            await self.uow.release()
+        request = FinishRequest(record_id=lease.record.id, outcome=finish, worker_id=self.worker_id)
+        receipt = None
+        if self.finisher is not None:
+            try:
+                receipt = await self.finisher.finish(request)
+            except Exception:  # one more try on its own (e.g. a transient store error hit the batch)
+                logger.warning("session.finish_retry", extra={"record_id": lease.record.id}, exc_info=True)
+        if receipt is None:
+            receipt = (await self._in_transaction(lambda tx: tx.store.finish_many([request],
+                                                                                   now=self.clock.now())))[0]
+        if receipt.finalised:
+            await self._notify_finalised(lease.record.session_id)
 
-    async def _write_finish(self, lease: _Lease, finish: RecordFinish) -> bool:
-        try:
-            await self.uow.rollback()
-            changed = await self.store.finish(lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id)
-            await self.uow.commit()
-            return changed
-        except Exception:
-            logger.warning("session.finish_retry", extra={"record_id": lease.record.id}, exc_info=True)
-        # The task's connection is unusable (e.g. the data commit failed with it): use a fresh one.
-        return await self._in_transaction(lambda tx: tx.store.finish(
-            lease.record.id, finish, now=self.clock.now(), worker_id=self.worker_id))
+    async def _notify_finalised(self, session_id: str) -> None:
+        """The committed session is read on a fresh connection that is given back before the listeners run (they
+        open their own transactions: holding the read's connection meanwhile could exhaust the pool)."""
+        if not self.finalised.listeners:
+            return
+        session = await self._in_read(lambda tx: tx.store.get(session_id))
+        if session is not None and session.status in TERMINAL_SESSION_STATUSES:
+            await self.finalised.notify(session)
 
     async def _release(self, lease: _Lease) -> None:
         with contextlib.suppress(Exception):
-            await self.uow.rollback()
+            await self.uow.release()
         await self._in_transaction(lambda tx: tx.store.release(
             lease.record.id, worker_id=self.worker_id, now=self.clock.now()))
 
@@ -388,20 +332,12 @@ class RunRecord:
             return await action(tx)
 
 
-def instance_state(record: RecordView, *, found: bool, deleted: bool, active: bool) -> tuple[bool, bool]:
-    """(deleted, active) of the record's instance from its row (`found` False when the row is gone); a purged
-    instance (id set to NULL) counts as deleted."""
-    if record.instance_id is None:
-        return record.item_type == ItemType.INSTANCE.value, True
-    if not found or deleted:
-        return True, False
-    return False, active
-
-
 def _finish_of(result: RecordResult) -> RecordFinish:
-    status = RecordStatus.SKIPPED if result.skipped_code else RecordStatus.COMPLETED
-    return RecordFinish(status=status, error_code=result.skipped_code, counters=result.counters,
-                        warnings=result.warnings, details=result.details)
+    if result.skipped_code:
+        return RecordFinish(status=RecordStatus.SKIPPED, error_code=result.skipped_code, counters=result.counters,
+                            warnings=result.warnings, details=result.details)
+    return RecordFinish(status=RecordStatus.COMPLETED, counters=result.counters, warnings=result.warnings,
+                        details=result.details, error_items=result.error_items)
 
 
 def _internal(exc: BaseException) -> RecordFinish:

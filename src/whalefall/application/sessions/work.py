@@ -43,12 +43,17 @@ class RecordContext:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordResult:
-    """Outcome of kind work that returned normally: `completed`, or `skipped` with a code (NOTHING_TO_DO…)."""
+    """Outcome of kind work that returned normally: `completed`, or `skipped` with a code (NOTHING_TO_DO…).
+
+    `error_items` = how many items of a completed record had errors that did not abort it (classification: error
+    rows and rules that no longer compile); > 0 keeps the record `completed` and ends its session `partial`.
+    Ignored for a skipped result (a skip has nothing to report)."""
 
     skipped_code: str | None = None
     counters: Mapping[str, object] = field(default_factory=dict)
     warnings: Sequence[Mapping[str, object]] = ()
     details: Mapping[str, object] = field(default_factory=dict)
+    error_items: int = 0
 
 
 class RecordWork(Protocol):

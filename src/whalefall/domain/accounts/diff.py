@@ -139,6 +139,25 @@ def _carry_forward(state: PrincipalState, old: PrincipalState, gaps: Iterable[Co
                    memberships=canonical_memberships(edges))
 
 
+def stale_principals(snapshot: InstanceSnapshot) -> frozenset[PrincipalRef]:
+    """Principals whose state, as applied, holds items of an unread segment (the `grants_stale` list flag of
+    accounts.md §6.1): a grant inside a coverage gap, a membership of a role of a gap database, a database-user
+    mapping of a gap database, or the principal itself living in a gap database. Decision: those items can only
+    have been carried forward (§5.1 step 2), so "stale" means "shown as last observed, not as read now"."""
+    gaps = snapshot.coverage.gaps
+    if not gaps:
+        return frozenset()
+    found: set[PrincipalRef] = set()
+    for state in snapshot.principals:
+        mappings = state.attributes.get("db_user_mappings")
+        if any(_in_gap_namespace(state.ref, gap)
+               or any(gap.holds(g.scope, g.object) for g in state.grants)
+               or any(_in_gap_namespace(e.role, gap) for e in state.memberships)
+               or (isinstance(mappings, Mapping) and gap.database in mappings) for gap in gaps):
+            found.add(state.ref)
+    return frozenset(found)
+
+
 def _split(diff: ItemDiff) -> list[tuple[ChangeType, ItemDiff]]:
     parts = [
         (ChangeType.PRIVILEGES_GRANTED, ItemDiff(granted=diff.granted, memberships_added=diff.memberships_added)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -245,6 +246,18 @@ class InstanceSnapshot:
 def object_path(parts: Iterable[str]) -> str:
     """Text form of an object path: parts joined by `.`, a part containing `.` or `"` double-quoted with `"`
     doubled (`FinanceDW.rpt."Q1.Invoices"`); `()` renders as the empty string."""
+    if isinstance(parts, tuple):
+        return _tuple_path(parts)
+    return _render_path(parts)
+
+
+@functools.lru_cache(maxsize=8192)
+def _tuple_path(parts: tuple[str, ...]) -> str:
+    # A sync renders each grant's path for its interval row and its change entry; grants name few distinct objects.
+    return _render_path(parts)
+
+
+def _render_path(parts: Iterable[str]) -> str:
     return ".".join(f'"{part.replace(chr(34), chr(34) * 2)}"' if "." in part or '"' in part else part
                     for part in parts)
 

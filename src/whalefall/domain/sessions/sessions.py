@@ -110,7 +110,12 @@ def retries_connector_errors(kind: SessionKind) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionCounters:
-    """Record counts by status; `succeeded` counts `completed` records only (skips are never successes)."""
+    """Record counts by status; `succeeded` counts `completed` records only (skips are never successes).
+
+    Invariant: `total = pending + running + succeeded + failed + skipped + cancelled`. `with_errors` is not a state
+    but the subset of `succeeded` whose records completed while reporting item errors (`error_items > 0`), so it
+    never enters that sum.
+    """
 
     total: int = 0
     pending: int = 0
@@ -119,15 +124,19 @@ class SessionCounters:
     failed: int = 0
     skipped: int = 0
     cancelled: int = 0
+    with_errors: int = 0
 
     @classmethod
-    def recompute(cls, record_statuses: Iterable[RecordStatus]) -> SessionCounters:
-        """Counters recomputed from every record's status, so `total` = the sum of the states by construction."""
+    def recompute(cls, record_statuses: Iterable[RecordStatus],
+                  completed_with_errors: int = 0) -> SessionCounters:
+        """Counters recomputed from every record's status, so `total` = the sum of the states by construction;
+        `completed_with_errors` is how many of the completed records reported item errors."""
         counts = Counter(RecordStatus(status) for status in record_statuses)
         return cls(
             total=counts.total(), pending=counts[RecordStatus.PENDING], running=counts[RecordStatus.RUNNING],
             succeeded=counts[RecordStatus.COMPLETED], failed=counts[RecordStatus.FAILED],
             skipped=counts[RecordStatus.SKIPPED], cancelled=counts[RecordStatus.CANCELLED],
+            with_errors=completed_with_errors,
         )
 
     @property
@@ -153,12 +162,21 @@ class SessionCounters:
 
 def final_status(counters: SessionCounters, cancel_requested: bool) -> SessionStatus:
     """§1.4: `running` while a record is pending or running; then, in order: cancel requested → `cancelled`;
-    no failure → `completed` (skips allowed, zero records included); some success → `partial`; else `failed`."""
+    no failure and no completed record with item errors → `completed` (skips allowed, zero records included);
+    some success → `partial`; else `failed`.
+
+    Decision: "completed with item errors" makes a session `partial` for every kind, not only `classification`
+    (classification.md §9 step 9: "the session is `partial` when any record has errors or failed"). A run in
+    which some items errored did not fully succeed whatever its kind, and an operator filtering on `partial`
+    expects to find it. The O1 table of operations §1.4 still holds for the other kinds because it is exactly
+    the case `with_errors = 0`: only work that reports item errors (today classification) can take the new
+    branch. A completed record with errors is still a success, so such a session is `partial`, never `failed`.
+    """
     if counters.open:
         return SessionStatus.RUNNING
     if cancel_requested:
         return SessionStatus.CANCELLED
-    if counters.failed == 0:
+    if counters.failed == 0 and counters.with_errors == 0:
         return SessionStatus.COMPLETED
     return SessionStatus.PARTIAL if counters.succeeded else SessionStatus.FAILED
 

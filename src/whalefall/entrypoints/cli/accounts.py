@@ -1,4 +1,5 @@
-"""`whalefall accounts list|show|history`: accounts, their current permissions and their change log."""
+"""`whalefall accounts list|show|history|filters-show|filters-set|filters-clear`: accounts, their current
+permissions, their change log, and per-instance account filter overrides."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from typing import Annotated, Any, Final
 
 import typer
 
+from whalefall.application.accounts.account_filters import (
+    ClearAccountFilter,
+    EffectiveAccountFilter,
+    GetAccountFilter,
+    SetAccountFilter,
+    SetAccountFilterInput,
+)
 from whalefall.application.accounts.queries import (
     AccountPermissions,
     GetAccountPermissions,
@@ -15,7 +23,7 @@ from whalefall.application.accounts.queries import (
 from whalefall.application.ports.accounts import AccountQuery, AccountView, ChangeView
 from whalefall.application.shared.actor import Actor
 from whalefall.application.shared.paging import Page, PageRequest, SortKey
-from whalefall.domain.instances import DbEngine
+from whalefall.domain.instances import DbEngine, InstanceId
 from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, run
 
 app = typer.Typer(help="Accounts, permissions and the change log.", no_args_is_help=True)
@@ -95,3 +103,58 @@ def history_command(account_id: int, fmt: FormatOption = OutputFormat.TABLE,
              "record_id": c.record_id, "session_id": c.session_id,
              **({"diff": dict(c.diff)} if fmt is OutputFormat.JSON else {})} for c in run(work).items]
     emit(rows, ("id", "observed_at", "type", "summary", "record_id"), fmt)
+
+
+def _filter_row(result: EffectiveAccountFilter) -> dict[str, Any]:
+    override = result.override
+    return {"instance_id": result.instance_id, "engine": result.filter.engine.value,
+            "source": "instance" if override else "settings", "exclude": list(result.filter.exclude),
+            "exclude_oracle_maintained": result.filter.exclude_oracle_maintained,
+            "updated_at": _when(override.updated_at) if override else None,
+            "updated_by": override.updated_by_name if override else None}
+
+
+@app.command("filters-show")
+def filters_show_command(instance_id: int, fmt: FormatOption = OutputFormat.TABLE) -> None:
+    """The account filter the next sync of the instance applies (its override, else the settings)."""
+
+    async def work() -> EffectiveAccountFilter:
+        async with app_container() as container, container() as scope:
+            return await (await scope.get(GetAccountFilter)).execute(ACTOR, InstanceId(instance_id))
+
+    row = _filter_row(run(work))
+    if fmt is OutputFormat.TABLE:
+        row["exclude"] = ", ".join(row["exclude"]) or "(nothing)"
+    emit([row], list(row), fmt, single=True)
+
+
+@app.command("filters-set")
+def filters_set_command(
+    instance_id: int,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="pattern, repeatable; none = exclude "
+                                                                        "nothing")] = None,
+    oracle_maintained: Annotated[bool | None, typer.Option(
+        "--exclude-oracle-maintained/--keep-oracle-maintained", help="Oracle only; default: the settings")] = None,
+) -> None:
+    """Replace the instance's account exclusions (takes effect at its next sync)."""
+
+    async def work() -> None:
+        async with app_container() as container, container() as scope:
+            await (await scope.get(SetAccountFilter)).execute(SetAccountFilterInput(
+                actor=ACTOR, instance_id=InstanceId(instance_id), exclude=tuple(exclude or ()),
+                exclude_oracle_maintained=oracle_maintained, field_prefix="--"))
+
+    run(work)
+    typer.echo(f"account filter of instance {instance_id} set ({len(exclude or ())} pattern(s))")
+
+
+@app.command("filters-clear")
+def filters_clear_command(instance_id: int) -> None:
+    """Remove the instance's override: the settings apply again from its next sync."""
+
+    async def work() -> bool:
+        async with app_container() as container, container() as scope:
+            return await (await scope.get(ClearAccountFilter)).execute(ACTOR, InstanceId(instance_id))
+
+    cleared = run(work)
+    typer.echo(f"account filter override of instance {instance_id} " + ("removed" if cleared else "was not set"))

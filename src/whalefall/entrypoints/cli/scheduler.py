@@ -10,12 +10,13 @@ import typer
 from rich.console import Console
 
 from whalefall.entrypoints.di import make_container
+from whalefall.entrypoints.di.operations import ProcessMetrics, metrics_endpoint
 from whalefall.entrypoints.di.runtime import setup_logging, start_log_sink, stop_log_sink
 from whalefall.entrypoints.scheduler.app import build_runtime, healthcheck
 from whalefall.entrypoints.settings import Settings
 
 
-async def _scheduler(settings: Settings) -> None:
+async def _scheduler(settings: Settings, metrics_port: int | None) -> None:
     container = make_container(settings)
     try:
         await setup_logging(container, settings, process="scheduler")
@@ -25,7 +26,8 @@ async def _scheduler(settings: Settings) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         runtime = await build_runtime(container)
-        await runtime.run(stop)
+        async with metrics_endpoint(await container.get(ProcessMetrics), metrics_port):
+            await runtime.run(stop)
     finally:
         await stop_log_sink(container)
         await container.close()
@@ -42,6 +44,8 @@ async def _healthcheck(settings: Settings) -> bool:
 def scheduler_command(
     check: Annotated[bool, typer.Option("--healthcheck", help="exit 0 when a scheduler on this host beat "
                                                               "within 45 s, else 1")] = False,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", min=1, max=65535,
+                                                     help="serve Prometheus metrics on this port")] = None,
 ) -> None:
     """Run a scheduler: leader election through Redis (standbys wait), taskiq's scheduler over the job rows, one
     `job_fires` row per instant. It creates sessions and pipeline runs and enqueues them; it never runs work.
@@ -53,4 +57,4 @@ def scheduler_command(
         Console(stderr=True).print("[red]error[/red] whalefall scheduler needs WHALEFALL_REDIS_URL; embedded "
                                    "`whalefall serve` already runs an in-process scheduler")
         raise typer.Exit(2)
-    asyncio.run(_scheduler(settings))
+    asyncio.run(_scheduler(settings, metrics_port))

@@ -15,12 +15,14 @@ from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.identity import UserRepository
 from whalefall.application.ports.security import AccessTokenCodec, SecretCipher
 from whalefall.entrypoints.di import make_container
+from whalefall.entrypoints.di.messaging import WorkerId
 from whalefall.entrypoints.di.runtime import setup_logging, start_log_sink, stop_log_sink, upgrade_store
 from whalefall.entrypoints.http.app import create_app
 from whalefall.entrypoints.http.auth import HttpAuthProvider
 from whalefall.entrypoints.scheduler.app import embedded_scheduler
 from whalefall.entrypoints.settings import Settings
 from whalefall.entrypoints.worker.app import WorkerProvider, embedded_worker
+from whalefall.entrypoints.worker.heartbeat import heartbeats
 
 NO_USER_HINT = "No user exists yet. Create the first admin with: whalefall users create-admin"
 
@@ -46,7 +48,8 @@ async def serve(host: str, port: int) -> None:
         # Without Redis the in-memory broker's worker and the reaper run in this event loop (operations §0).
         # Embedded mode also runs the scheduler here, always the leader (in-memory locks); every mode seeds the
         # built-in jobs and pipeline where absent.
-        async with embedded_worker(container), embedded_scheduler(container, run=settings.embedded):
+        async with (embedded_worker(container), embedded_scheduler(container, run=settings.embedded),
+                    heartbeats(container, f"{await container.get(WorkerId)}:api", kind="api")):
             await server.serve()
     finally:
         await stop_log_sink(container)

@@ -1,4 +1,7 @@
-"""`whalefall sync accounts [--instance NAME] [--wait]`: queue an account sync, optionally follow it to the end."""
+"""`whalefall sync accounts [--instance NAME] [--wait]`: queue an account sync, optionally follow it to the end.
+
+Without Redis (in-memory broker) no other process can take the task, so the command runs the embedded worker in
+its own event loop and always follows the session to its end, as `serve` would run it."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import time
 from typing import Annotated, Final
 
 import typer
+from dishka import AsyncContainer
+from dishka.integrations.taskiq import TaskiqProvider
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from whalefall.application.accounts.start_accounts_sync import (
@@ -23,6 +28,10 @@ from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.errors import NotFoundError
 from whalefall.domain.sessions.sessions import SessionStatus
 from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, err_console, run
+from whalefall.entrypoints.di import make_container
+from whalefall.entrypoints.di.messaging import broker_url
+from whalefall.entrypoints.settings import Settings
+from whalefall.entrypoints.worker.app import WorkerProvider, embedded_worker
 
 app = typer.Typer(help="Queue synchronisations.", no_args_is_help=True)
 ACTOR: Final = Actor.system("cli")
@@ -30,8 +39,8 @@ ACTOR: Final = Actor.system("cli")
 SESSION_NOT_COMPLETED: Final = 8
 
 
-async def _instance_id(name: str) -> int:
-    async with app_container() as container, container() as scope:
+async def _instance_id(container: AsyncContainer, name: str) -> int:
+    async with container() as scope:
         use_case = await scope.get(ListInstances)
         page = await use_case.execute(ACTOR, InstanceQuery(q=name), PageRequest(1, 200, (SortKey("name"),)))
     match = next((i for i in page.items if i.name.lower() == name.lower()), None)
@@ -40,29 +49,48 @@ async def _instance_id(name: str) -> int:
     return int(match.id)
 
 
-async def _start(instance: str | None) -> SessionView:
-    instance_id = await _instance_id(instance) if instance is not None else None
-    async with app_container() as container, container() as scope:
+async def _start(container: AsyncContainer, instance: str | None) -> SessionView:
+    instance_id = await _instance_id(container, instance) if instance is not None else None
+    async with container() as scope:
         use_case = await scope.get(StartAccountsSync)
         selection = AccountsSyncSelection(instance_ids=(instance_id,) if instance_id is not None else None)
         return await use_case.execute(StartAccountsSyncInput(actor=ACTOR, selection=selection))
 
 
-async def _follow(session_id: str, *, interval_s: float, timeout_s: float) -> SessionView:
+async def _follow(container: AsyncContainer, session_id: str, *, interval_s: float, timeout_s: float
+                  ) -> SessionView:
     deadline = time.monotonic() + timeout_s
-    async with app_container() as container:
-        with Progress(TextColumn("[bold]accounts sync"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
-            task = progress.add_task("sync", total=None, status="running")
-            while True:
-                async with container() as scope:
-                    session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
-                done = session.succeeded + session.failed + session.skipped + session.cancelled
-                progress.update(task, total=session.total, completed=done,
-                                status=f"{session.status.value} (failed {session.failed})")
-                if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
-                    return session
-                await asyncio.sleep(interval_s)
+    with Progress(TextColumn("[bold]accounts sync"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
+        task = progress.add_task("sync", total=None, status="running")
+        while True:
+            async with container() as scope:
+                session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
+            done = session.succeeded + session.failed + session.skipped + session.cancelled
+            progress.update(task, total=session.total, completed=done,
+                            status=f"{session.status.value} (failed {session.failed})")
+            if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
+                return session
+            await asyncio.sleep(interval_s)
+
+
+async def _sync(instance: str | None, *, wait: bool, timeout_s: float) -> tuple[SessionView, bool]:
+    """The session (followed to its end when `wait`, and always in process without Redis) and whether it was
+    followed."""
+    settings = Settings.from_environ()
+    if broker_url(settings) is not None:
+        async with app_container(settings) as container:
+            session = await _start(container, instance)
+            if not wait:
+                return session, False
+            return await _follow(container, session.id, interval_s=1.0, timeout_s=timeout_s), True
+    container = make_container(settings, WorkerProvider(), TaskiqProvider())
+    try:
+        async with embedded_worker(container):
+            session = await _start(container, instance)
+            return await _follow(container, session.id, interval_s=0.2, timeout_s=timeout_s), True
+    finally:
+        await container.close()
 
 
 @app.command("accounts")
@@ -74,13 +102,12 @@ def accounts_command(
     fmt: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.TABLE,
 ) -> None:
     """Queue an account sync (one instance, or every active instance) through the task queue; a worker runs it.
-    With --wait, show a progress bar and exit non-zero unless the session completes."""
-    session = run(lambda: _start(instance))
-    if wait:
-        session = run(lambda: _follow(session.id, interval_s=1.0, timeout_s=timeout_s))
+    With --wait (always without Redis, where this process runs the worker), show a progress bar and exit non-zero
+    unless the session completes."""
+    session, followed = run(lambda: _sync(instance, wait=wait, timeout_s=timeout_s))
     emit([{"session_id": session.id, "scope": session.scope.value, "status": session.status.value,
            "total": session.total, "succeeded": session.succeeded, "failed": session.failed,
            "skipped": session.skipped}],
          ("session_id", "scope", "status", "total", "succeeded", "failed", "skipped"), fmt, single=True)
-    if wait and session.status is not SessionStatus.COMPLETED:
+    if followed and session.status is not SessionStatus.COMPLETED:
         raise typer.Exit(SESSION_NOT_COMPLETED)

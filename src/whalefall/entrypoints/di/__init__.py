@@ -10,6 +10,8 @@ from whalefall.entrypoints.di.capacity import CapacityProvider
 from whalefall.entrypoints.di.classification import ClassificationProvider
 from whalefall.entrypoints.di.connectors import ConnectorsProvider
 from whalefall.entrypoints.di.coordination import CoordinationProvider
+from whalefall.entrypoints.di.dashboard import DashboardProvider
+from whalefall.entrypoints.di.idempotency import IdempotencyProvider
 from whalefall.entrypoints.di.messaging import MessagingProvider
 from whalefall.entrypoints.di.observability import ObservabilityProvider
 from whalefall.entrypoints.di.operations import OperationsProvider
@@ -30,6 +32,7 @@ def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
         SettingsProvider(), PersistenceProvider(), SecurityProvider(), UseCasesProvider(), ObservabilityProvider(),
         MessagingProvider(), SessionsProvider(), AccountsProvider(), ClassificationProvider(),
         CoordinationProvider(), OperationsProvider(), ConnectorsProvider(), CapacityProvider(), AccessProvider(),
+        IdempotencyProvider(), DashboardProvider(),
         *overrides,
         context={Settings: settings}, validation_settings=STRICT_VALIDATION,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 from dishka import Provider, Scope, provide, provide_all
 
@@ -24,14 +25,16 @@ from whalefall.application.identity.browser_sessions import (
     StartBrowserSession,
 )
 from whalefall.application.identity.login_throttle import LoginThrottle, ThrottlePolicy
+from whalefall.application.identity.request_limits import PrincipalRateLimits
 from whalefall.application.instances.export_instances import DEFAULT_MAX_ROWS, ExportInstances
 from whalefall.application.instances.import_instances import ImportInstances
 from whalefall.application.ports.access import ApiTokenRepository, BrowserSessionRepository
 from whalefall.application.ports.audit import AuditLog
 from whalefall.application.ports.cache import Cache
 from whalefall.application.ports.clock import Clock
-from whalefall.application.ports.dashboard import DashboardReader
+from whalefall.application.ports.dashboard import DashboardReader, PartitionHealthReader
 from whalefall.application.ports.instances import InstanceRepository
+from whalefall.application.ports.locks import LockManager
 from whalefall.application.ports.rate_limits import RateLimiter
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.entrypoints.settings import Settings
@@ -73,6 +76,11 @@ class AccessProvider(Provider):
             lockout_max_s=settings.get("auth.lockout_max_s", 14_400))
 
     @provide(scope=Scope.APP)
+    def request_limits(self, limiter: RateLimiter, settings: Settings) -> PrincipalRateLimits:
+        """The per-principal limits of api.md §4.8 (settings `ratelimit.*`)."""
+        return PrincipalRateLimits(limiter, settings.request_limits)
+
+    @provide(scope=Scope.APP)
     def login_throttle(self, limiter: RateLimiter, policy: ThrottlePolicy) -> LoginThrottle:
         return LoginThrottle(limiter, policy)
 
@@ -104,8 +112,10 @@ class AccessProvider(Provider):
         return SqlAlchemyDashboardReader(uow)
 
     @provide(scope=Scope.REQUEST)
-    def read_dashboard(self, reader: DashboardReader, cache: Cache, clock: Clock, settings: Settings) -> ReadDashboard:
-        return ReadDashboard(reader, cache, clock, settings.get("dashboard.ttl_s", 300))
+    def read_dashboard(self, reader: DashboardReader, cache: Cache, clock: Clock, settings: Settings,
+                       locks: LockManager, partitions: PartitionHealthReader) -> ReadDashboard:
+        return ReadDashboard(reader, cache, clock, settings.get("dashboard.ttl_s", 300), locks=locks,
+                             partitions=partitions, zone=ZoneInfo(settings.timezone))
 
     @provide(scope=Scope.REQUEST)
     def export_instances(self, instances: InstanceRepository, audit: AuditLog, clock: Clock, uow: UnitOfWork,

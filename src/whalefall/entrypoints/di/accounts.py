@@ -6,15 +6,27 @@ from collections.abc import Iterable, Mapping
 
 from dishka import Provider, Scope, provide, provide_all
 
+from whalefall.adapters.persistence.accounts.filters import SqlAlchemyAccountFilterOverrides
 from whalefall.adapters.persistence.accounts.reader import SqlAlchemyLedgerReader
+from whalefall.adapters.persistence.accounts.retention import SqlAlchemyAccountHistoryPurger
 from whalefall.adapters.persistence.accounts.writer import SqlAlchemyLedgerWriter
+from whalefall.adapters.persistence.classification.deactivation import SqlAlchemyDeactivatedAccountAssignments
+from whalefall.adapters.persistence.engine import Database
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
+from whalefall.application.accounts.account_filters import ClearAccountFilter, GetAccountFilter, SetAccountFilter
+from whalefall.application.accounts.export_account_changes import ExportAccountChanges
+from whalefall.application.accounts.export_accounts import DEFAULT_MAX_ROWS, ExportAccounts
 from whalefall.application.accounts.history import (
     FindHolders,
     GetAccountStateAt,
     GetAccountTimeline,
     GetEffectivePrivileges,
     GetNetDiff,
+)
+from whalefall.application.accounts.purge_account_history import (
+    DEFAULT_CHANGE_LOG_DAYS,
+    LedgerRetention,
+    PurgeExpiredAccountHistory,
 )
 from whalefall.application.accounts.queries import (
     GetAccount,
@@ -26,7 +38,11 @@ from whalefall.application.accounts.queries import (
 )
 from whalefall.application.accounts.run_instance_sync import AccountFilterSettings, RunInstanceSync
 from whalefall.application.accounts.start_accounts_sync import StartAccountsSync
-from whalefall.application.ports.accounts import AccountLedgerReader, AccountLedgerWriter
+from whalefall.application.ports.accounts import AccountFilterOverrides, AccountLedgerReader, AccountLedgerWriter
+from whalefall.application.ports.audit import AuditLog
+from whalefall.application.ports.classification import DeactivatedAccountAssignments
+from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.domain.accounts.filters import AccountFilter, default_filters
 from whalefall.domain.errors import Problem
 from whalefall.domain.instances import DbEngine
@@ -71,6 +87,22 @@ class AccountsProvider(Provider):
     def filters(self, settings: Settings) -> AccountFilterSettings:
         return account_filters(settings)
 
+    @provide(scope=Scope.APP)
+    def ledger_retention(self, settings: Settings, clock: Clock) -> LedgerRetention:
+        """`ledger.retention_days` (unset or 0: keep the ledger forever; accounts.md §6.2)."""
+        days = settings.get("ledger.retention_days", 0)
+        return LedgerRetention(days if days > 0 else None, clock)
+
+    @provide
+    def purge_account_history(self, database: Database, clock: Clock, settings: Settings,
+                              retention: LedgerRetention) -> PurgeExpiredAccountHistory:
+        """The `account_changes` category of `retention_cleanup` (operations.md §1.9): change log after
+        `retention.account_changes_days` (400), closed ledger rows after `ledger.retention_days` when set."""
+        return PurgeExpiredAccountHistory(
+            SqlAlchemyAccountHistoryPurger(database), clock,
+            int(settings.get("retention.account_changes_days", DEFAULT_CHANGE_LOG_DAYS)), retention.days,
+            max_runtime_s=settings.get("retention.max_runtime_s", 1800.0))
+
     @provide
     def ledger_writer(self, uow: SqlAlchemyUnitOfWork) -> AccountLedgerWriter:
         return SqlAlchemyLedgerWriter(uow)
@@ -79,9 +111,27 @@ class AccountsProvider(Provider):
     def ledger_reader(self, uow: SqlAlchemyUnitOfWork) -> AccountLedgerReader:
         return SqlAlchemyLedgerReader(uow)
 
+    @provide
+    def export_accounts(self, accounts: AccountLedgerReader, audit: AuditLog, uow: UnitOfWork,
+                        settings: Settings) -> ExportAccounts:
+        return ExportAccounts(accounts, audit, uow, settings.get("export.max_rows", DEFAULT_MAX_ROWS))
+
+    @provide
+    def export_account_changes(self, accounts: AccountLedgerReader, audit: AuditLog, clock: Clock, uow: UnitOfWork,
+                               settings: Settings) -> ExportAccountChanges:
+        return ExportAccountChanges(accounts, audit, clock, uow, settings.get("export.max_rows", DEFAULT_MAX_ROWS))
+
+    @provide
+    def filter_overrides(self, uow: SqlAlchemyUnitOfWork) -> AccountFilterOverrides:
+        return SqlAlchemyAccountFilterOverrides(uow)
+
+    @provide
+    def deactivated_assignments(self, uow: SqlAlchemyUnitOfWork) -> DeactivatedAccountAssignments:
+        return SqlAlchemyDeactivatedAccountAssignments(uow)
+
     use_cases = provide_all(
         ListAccounts, GetAccount, GetAccountPermissions, ListAccountChanges, ListFleetChanges, GetChange,
         GetAccountStateAt, GetNetDiff, GetAccountTimeline, FindHolders, GetEffectivePrivileges, StartAccountsSync,
-        RunInstanceSync,
+        RunInstanceSync, GetAccountFilter, SetAccountFilter, ClearAccountFilter,
     )
 

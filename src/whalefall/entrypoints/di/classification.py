@@ -3,10 +3,14 @@ process) and its use cases, the `classification` record work included."""
 
 from __future__ import annotations
 
-from dishka import Provider, Scope, provide, provide_all
+from dataclasses import dataclass
+
+from dishka import AsyncContainer, Provider, Scope, provide, provide_all
 
 from whalefall.adapters.persistence.classification.assignments import SqlAlchemyAssignmentStore
 from whalefall.adapters.persistence.classification.facts import SqlAlchemyAccountFactsSource
+from whalefall.adapters.persistence.classification.pending_runs import SqlAlchemyPendingRuns
+from whalefall.adapters.persistence.classification.statistics import SqlAlchemyClassificationStatsReader
 from whalefall.adapters.persistence.classification.store import SqlAlchemyClassificationStore
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.classification.assignments import (
@@ -37,7 +41,33 @@ from whalefall.application.classification.rules import (
     ValidateRule,
 )
 from whalefall.application.classification.start_classification import StartClassification
-from whalefall.application.ports.classification import AccountFactsSource, AssignmentStore, ClassificationStore
+from whalefall.application.classification.statistics_trend import GetStatisticsTrend
+from whalefall.application.classification.triggers import (
+    ClassifyAfterSync,
+    FireDueClassification,
+    TriggerSettings,
+    WriteTrail,
+)
+from whalefall.application.ports.classification import (
+    AccountFactsSource,
+    AssignmentStore,
+    ClassificationStatsReader,
+    ClassificationStore,
+    PendingRuns,
+)
+from whalefall.application.ports.sessions import SessionView
+from whalefall.entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyAfterSyncListener:
+    """Finalised-session listener: runs ClassifyAfterSync in its own request scope (one transaction)."""
+
+    container: AsyncContainer
+
+    async def session_finalised(self, session: SessionView) -> None:
+        async with self.container() as scope:
+            await (await scope.get(ClassifyAfterSync)).execute(session)
 
 
 class ClassificationProvider(Provider):
@@ -59,9 +89,27 @@ class ClassificationProvider(Provider):
     def facts(self, uow: SqlAlchemyUnitOfWork) -> AccountFactsSource:
         return SqlAlchemyAccountFactsSource(uow)
 
+    @provide
+    def stats(self, uow: SqlAlchemyUnitOfWork) -> ClassificationStatsReader:
+        return SqlAlchemyClassificationStatsReader(uow)
+
+    @provide
+    def pending_runs(self, uow: SqlAlchemyUnitOfWork) -> PendingRuns:
+        return SqlAlchemyPendingRuns(uow)
+
+    @provide(scope=Scope.APP)
+    def trigger_settings(self, settings: Settings) -> TriggerSettings:
+        return TriggerSettings(after_sync=settings.get("classification.after_sync", True),
+                               on_rule_change=settings.get("classification.on_rule_change", True))
+
+    @provide(scope=Scope.APP)
+    def after_sync_listener(self, container: AsyncContainer) -> ClassifyAfterSyncListener:
+        return ClassifyAfterSyncListener(container)
+
     use_cases = provide_all(
         ListClassifications, GetClassification, CreateClassification, UpdateClassification, DeleteClassification,
         ListRules, GetRule, CreateRule, UpdateRule, DeleteRule, ListRuleRevisions, ValidateRule, ExplainRule,
         DryRunRule, ListAssignments, ListAssignmentHistory, CreateManualAssignment, DeleteManualAssignment,
-        GetStatistics, StartClassification, ClassifyRecord,
+        GetStatistics, StartClassification, ClassifyRecord, GetStatisticsTrend, WriteTrail, FireDueClassification,
+        ClassifyAfterSync,
     )

@@ -1,5 +1,5 @@
-"""Providers of the connector registry, its driver thread pool and the connector timeouts (APP scope), and of
-the connection-test use case that needs them (REQUEST scope)."""
+"""Providers of the connector registry (with the outbound allow-list), its driver thread pool and the connector
+timeouts (APP scope), and of the connection-test use cases that need them (REQUEST scope)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dishka import Provider, Scope, provide
 
 from whalefall.adapters.connectors.registry import ConnectorOptions, ConnectorRegistry, DriverThreads
+from whalefall.application.instances.run_connection_test import RunConnectionTest
+from whalefall.application.instances.start_connection_tests import StartConnectionTests
 from whalefall.application.instances.test_connection import TestInstanceConnection
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import ConnectorFactory, ConnectorTimeouts
@@ -18,6 +20,8 @@ class ConnectorsProvider(Provider):
     scope = Scope.APP
 
     test_connection = provide(TestInstanceConnection, scope=Scope.REQUEST)
+    start_connection_tests = provide(StartConnectionTests, scope=Scope.REQUEST)
+    run_connection_test = provide(RunConnectionTest, scope=Scope.REQUEST)
 
     @provide
     def driver_threads(self, settings: Settings) -> Iterator[DriverThreads]:
@@ -34,7 +38,7 @@ class ConnectorsProvider(Provider):
             pg_object_grants=settings.get("postgresql.object_grants", "schemas"),
             mysql_include_non_innodb=settings.get("capacity.mysql.include_non_innodb", True),
         )
-        return ConnectorRegistry(clock=clock, threads=threads, options=options)
+        return ConnectorRegistry(clock=clock, threads=threads, options=options, outbound=settings.outbound_allow)
 
     @provide
     def timeouts(self, settings: Settings) -> ConnectorTimeouts:

@@ -32,7 +32,11 @@ from whalefall.entrypoints.settings import Settings
 class PersistenceProvider(Provider):
     @provide(scope=Scope.APP)
     async def database(self, settings: Settings) -> AsyncIterator[Database]:
-        database = Database(settings.effective_database_url)
+        # Pool sized for the worker: each record task holds at most one connection at a time (the runner releases
+        # its own before waiting on another), plus the runtime's claim/finish/cancel batches and heartbeats. With
+        # the default 10 + 10 overflow, 64 tasks churned through ~1 new PostgreSQL connection per record.
+        concurrency = settings.get("worker.concurrency", 32)
+        database = Database(settings.effective_database_url, pool_size=max(10, concurrency // 2 + 4))
         try:
             yield database
         finally:

@@ -8,11 +8,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from dishka import Provider, Scope, provide, provide_all
 
+from whalefall.adapters.observability.metrics import MetricsRegistry, SessionMetricsListener
 from whalefall.adapters.persistence.engine import Database
 from whalefall.adapters.persistence.instances import SqlAlchemyInstanceRepository
 from whalefall.adapters.persistence.sessions import SqlAlchemySessionStore
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
+from whalefall.application.dashboard.invalidation import DashboardInvalidator
+from whalefall.application.pipelines.advance_on_finalise import AdvancePipelineOnFinalise
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.pipelines import PipelineAdvanceQueue
 from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
@@ -21,7 +25,8 @@ from whalefall.application.sessions.finalised import SessionFinalisedListeners
 from whalefall.application.sessions.open_session import OpenSession, SessionDiscard
 from whalefall.application.sessions.queries import GetSession, ListRecords, ListSessions
 from whalefall.application.sessions.reap import ReaperConfig, ReapSessions, RedispatchPending
-from whalefall.application.sessions.run_record import RunnerStore, SessionTransaction, SessionTransactions
+from whalefall.application.sessions.transactions import RunnerStore, SessionTransaction, SessionTransactions
+from whalefall.entrypoints.di.classification import ClassifyAfterSyncListener
 
 
 class StoreTransactions(SessionTransactions):
@@ -72,10 +77,13 @@ class SessionsProvider(Provider):
     use_cases = provide_all(OpenSession, GetSession, ListSessions, ListRecords, RedispatchPending)
 
     @provide(scope=Scope.APP)
-    def finalised_listeners(self) -> SessionFinalisedListeners:
+    def finalised_listeners(self, advance_queue: PipelineAdvanceQueue,
+                            classify_after_sync: ClassifyAfterSyncListener,
+                            dashboard: DashboardInvalidator, registry: MetricsRegistry) -> SessionFinalisedListeners:
         """Everything that reacts to a terminal session in this process; slices add their listener as a
         parameter here."""
-        return SessionFinalisedListeners(())
+        return SessionFinalisedListeners((AdvancePipelineOnFinalise(advance_queue), classify_after_sync, dashboard,
+                                          SessionMetricsListener(registry)))
 
     @provide
     def cancel(self, store: SessionStore, uow: UnitOfWork, clock: Clock,

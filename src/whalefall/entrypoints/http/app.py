@@ -11,7 +11,7 @@ import msgspec
 import structlog
 from dishka import AsyncContainer
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
@@ -29,7 +29,7 @@ from whalefall.entrypoints.http.controllers.accounts import AccountController, A
 from whalefall.entrypoints.http.controllers.api_tokens import ApiTokenController
 from whalefall.entrypoints.http.controllers.audit_events import AuditEventController
 from whalefall.entrypoints.http.controllers.auth import AuthController
-from whalefall.entrypoints.http.controllers.capacity import CapacityController
+from whalefall.entrypoints.http.controllers.capacity import CapacityController, CapacitySyncController
 from whalefall.entrypoints.http.controllers.classification_assignments import ClassificationAssignmentController
 from whalefall.entrypoints.http.controllers.classifications import ClassificationController
 from whalefall.entrypoints.http.controllers.credentials import CredentialController
@@ -51,6 +51,13 @@ from whalefall.entrypoints.http.controllers.users import UserController
 from whalefall.entrypoints.http.dashboard_invalidation import invalidate_dashboard
 from whalefall.entrypoints.http.envelope import ErrorEnvelope
 from whalefall.entrypoints.http.errors import EXCEPTION_HANDLERS
+from whalefall.entrypoints.http.failure_audit import audit_failed_write, mark_authorized_write
+from whalefall.entrypoints.http.idempotency import (
+    begin_idempotent_request,
+    document_idempotency_key,
+    header_problems,
+    idempotency_middleware,
+)
 from whalefall.entrypoints.http.request_id import request_id_middleware
 from whalefall.entrypoints.http.session_cookie import SessionCookiePolicy
 from whalefall.entrypoints.http.validation import MAX_JSON_BYTES, validate_request
@@ -65,7 +72,8 @@ CONTROLLERS: Final = (SystemController, AuthController, UserController, Instance
                       AccountChangeController, SchedulerController, PipelineController, PipelineRunController,
                       SyncSessionController, ClassificationController, RuleController, PrivilegeCatalogController,
                       ClassificationAssignmentController, DatabaseController, CapacityController,
-                      PartitionController, ApiTokenController, InstanceFileController, DashboardController)
+                      CapacitySyncController, PartitionController, ApiTokenController, InstanceFileController,
+                      DashboardController)
 
 
 def _openapi(settings: Settings) -> OpenAPIConfig | None:
@@ -94,14 +102,17 @@ def create_app(container: AsyncContainer, settings: Settings, clock: Clock) -> L
                           expose_headers=["X-Request-ID", "Location", "Retry-After", "Idempotent-Replayed",
                                           "Content-Disposition"])
     app = Litestar(
-        route_handlers=[api], guards=[authorize], before_request=validate_with_bounds,
+        route_handlers=[api], guards=[authorize], before_request=before_request,
         exception_handlers=dict(EXCEPTION_HANDLERS), openapi_config=_openapi(settings), cors_config=cors,
-        logging_config=None, request_max_body_size=MAX_JSON_BYTES, debug=False, before_send=[invalidate_dashboard],
+        logging_config=None, request_max_body_size=MAX_JSON_BYTES, debug=False,
+        before_send=[invalidate_dashboard], after_exception=[audit_failed_write],
     )
     app.state.clock = clock
     app.state.draining = False
     setup_dishka(container, app)
     document_error_envelope(app)
+    app.on_startup.append(document_idempotency_key)
+    app.asgi_handler = idempotency_middleware(app.asgi_handler)
     app.asgi_handler = request_metrics_middleware(app.asgi_handler, container, settings)
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app
@@ -118,12 +129,24 @@ _ERROR_DESCRIPTIONS: Final = {
 _MAX_INT64: Final = 2**63 - 1
 
 
+async def before_request(request: Request[Any, Any, Any]) -> Response[bytes] | None:
+    """Claim the idempotency key first (a replay answers at once; a stored 400 is replayed like any answer), then
+    validate (api.md §1.14, §1.6)."""
+    mark_authorized_write(request)
+    replay = await begin_idempotent_request(request)
+    if replay is not None:
+        return replay
+    await validate_with_bounds(request)
+    return None
+
+
 async def validate_with_bounds(request: Request[Any, Any, Any]) -> None:
     """`validate_request`, plus the bounds the metadata store imposes on integers: a path id or a page whose offset
     does not fit a 64-bit integer is a 400 naming it (found by the Schemathesis run; it was a 500)."""
     problems = [Problem(f"path.{name}", "too_large", f"must be at most {_MAX_INT64}", {"max": _MAX_INT64})
                 for name, value in request.path_params.items()
                 if isinstance(value, int) and not -_MAX_INT64 - 1 <= value <= _MAX_INT64]
+    problems.extend(header_problems(request))
     page, limit = request.query_params.get("page", ""), request.query_params.get("limit", "20")
     if page.isdigit() and limit.isdigit() and int(limit) > 0 and (int(page) - 1) * int(limit) > _MAX_INT64:
         problems.append(Problem("query.page", "too_large", "the page is beyond any possible result",

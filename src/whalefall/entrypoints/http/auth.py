@@ -15,12 +15,14 @@ from whalefall.application.identity.api_tokens import looks_like_api_token
 from whalefall.application.identity.authenticate import AuthenticateAccessToken, AuthenticateInput
 from whalefall.application.identity.authenticate_api_token import AuthenticateApiToken
 from whalefall.application.identity.browser_sessions import AuthenticateBrowserSession, SessionAuthInput
+from whalefall.application.identity.request_limits import PrincipalRateLimits
 from whalefall.application.ports.audit import AuditEntry, AuditLog, AuditOutcome
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor, ActorType
 from whalefall.domain.errors import PermissionDeniedError
 from whalefall.domain.identity.roles import Permission
 from whalefall.entrypoints.http.csrf import check_csrf
+from whalefall.entrypoints.http.rate_limits import enforce_request_limit
 from whalefall.entrypoints.http.session_cookie import COOKIE_NAME
 from whalefall.entrypoints.settings import Settings
 
@@ -112,7 +114,8 @@ class HttpAuthProvider(Provider):
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-level guard. A route without a declared permission is refused (fail closed); refused writes are
-    audited with outcome `denied` in their own transaction."""
+    audited with outcome `denied` in their own transaction. Every authenticated request is counted against its
+    per-principal limit (api.md §4.8) before the permission check, so a refused request still spends budget."""
     permission = handler.opt.get("permission")
     if permission is None:
         raise PermissionDeniedError(message="this route declares no permission")
@@ -120,6 +123,7 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         return
     container = connection.state.dishka_container
     actor: Actor = await container.get(Actor)
+    await enforce_request_limit(connection, actor, await container.get(PrincipalRateLimits))
     if actor.must_change_password and not handler.opt.get("password_change_exempt"):
         raise PasswordChangeRequiredError()
     if permission == AUTHENTICATED or actor.has(Permission(permission)):

@@ -11,9 +11,19 @@ from whalefall.application.ports.cache import Cache
 
 UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Path prefix of a write → the sections its data feeds. The use case has committed when the response starts.
+#: Instance writes feed every section that counts instances (deleted instances leave the totals at once).
 INVALIDATES: Final = (
-    ("/api/v1/instances", ("instances", "connectivity", "databases")),
+    ("/api/v1/instances", ("instances", "connectivity", "accounts", "databases", "capacity", "growth", "trends")),
+    ("/api/v1/classifications", ("accounts",)),
+    ("/api/v1/rules", ("accounts",)),
+    ("/api/v1/classification-assignments", ("accounts",)),
+    ("/api/v1/scheduler", ("jobs",)),
+    ("/api/v1/pipelines", ("jobs", "runs")),
+    ("/api/v1/pipeline-runs", ("jobs", "runs")),
+    ("/api/v1/sync-sessions", ("jobs", "runs", "trends")),
 )
+#: A 202 answer created a session or a pipeline run (api.md §1.13): the run counts and the trend change.
+QUEUED: Final = ("runs", "trends")
 
 
 async def invalidate_dashboard(message: Message, scope: Scope) -> None:
@@ -24,6 +34,8 @@ async def invalidate_dashboard(message: Message, scope: Scope) -> None:
         return
     path = scope.get("path", "")
     sections = {s for prefix, names in INVALIDATES if path.startswith(prefix) for s in names}
+    if message["status"] == 202:
+        sections.update(QUEUED)
     if not sections:
         return
     container = scope["litestar_app"].state.dishka_container

@@ -25,6 +25,7 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqScheduler
 from taskiq.cli.scheduler.run import SchedulerLoop
 
 from whalefall import __version__
+from whalefall.application.classification.triggers import FireDueClassification
 from whalefall.application.pipelines.advance import AdvanceRunningPipelines
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.locks import LockManager
@@ -32,12 +33,14 @@ from whalefall.application.ports.scheduler import FIRE_JOB_TASK, DueFire, Heartb
 from whalefall.application.scheduler.builtins import EnsureBuiltins
 from whalefall.application.scheduler.fire_job import ClaimFire, FireJob, PlanFires
 from whalefall.application.scheduler.status import CheckOwnHeartbeat, RecordHeartbeat
-from whalefall.entrypoints.di.operations import SchedulerSettings, schedule_source
+from whalefall.entrypoints.di.operations import ProcessMetrics, SchedulerSettings, schedule_source
 from whalefall.entrypoints.scheduler.leader import LeaderElector
 
 logger = logging.getLogger("whalefall.entrypoints.scheduler.app")
 HEARTBEAT_INTERVAL_S = 15.0
 HEALTHY_AFTER_S = 45.0
+#: How often the leader looks for a due debounced classification (the debounce itself is 30 s).
+CLASSIFICATION_DEBOUNCE_POLL_S = 5.0
 
 
 def new_process_id() -> str:
@@ -108,6 +111,13 @@ class SchedulerRuntime:
         async with self.container() as scope:
             await (await scope.get(AdvanceRunningPipelines)).execute()
 
+    async def fire_due_classification(self) -> None:
+        """The debounced fleet classification requested by rule and classification writes (leader only)."""
+        if not self.elector.is_leader():
+            return
+        async with self.container() as scope:
+            await (await scope.get(FireDueClassification)).execute()
+
     async def run(self, stop: asyncio.Event) -> None:
         clock = await self.container.get(Clock)
         self._started_at = clock.now()
@@ -126,6 +136,8 @@ class SchedulerRuntime:
             asyncio.create_task(self._every(HEARTBEAT_INTERVAL_S, self.heartbeat, "scheduler.heartbeat_failed")),
             asyncio.create_task(self._every(self.settings.sweep_interval_s, self.sweep_pipelines,
                                             "scheduler.sweep_failed")),
+            asyncio.create_task(self._every(CLASSIFICATION_DEBOUNCE_POLL_S, self.fire_due_classification,
+                                            "scheduler.classification_trigger_failed")),
             asyncio.create_task(loop.run(update_interval=timedelta(seconds=self.settings.update_interval_s),
                                          loop_interval=timedelta(seconds=1))),
         ]
@@ -151,6 +163,7 @@ async def build_runtime(container: AsyncContainer, *, embedded: bool = False,
     elector = LeaderElector(await container.get(LockManager), process_id or new_process_id(),
                             await container.get(Clock), ttl_s=settings.leader_ttl_s,
                             interval_s=settings.leader_ttl_s / 3)
+    (await container.get(ProcessMetrics)).watch_leadership(elector.is_leader)
     return SchedulerRuntime(container=container, elector=elector, settings=settings, embedded=embedded)
 
 

@@ -20,15 +20,19 @@ from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import ADVANCE_PIPELINE_TASK, TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.batching import CancelWatch, RecordClaimer, RecordFinisher
 from whalefall.application.sessions.finalised import SessionFinalisedListeners
 from whalefall.application.sessions.reap import ReapSessions, RedispatchPending
-from whalefall.application.sessions.run_record import RecordWorks, RunnerConfig, RunRecord, SessionTransactions
+from whalefall.application.sessions.run_record import RecordWorks, RunnerConfig, RunRecord
+from whalefall.application.sessions.transactions import SessionTransactions
 from whalefall.domain.sessions.sessions import SessionKind
 from whalefall.entrypoints.di import make_container
 from whalefall.entrypoints.di.messaging import WorkerId, WorkerSettings, build_broker, new_worker_id
+from whalefall.entrypoints.di.operations import ProcessMetrics, metrics_endpoint
 from whalefall.entrypoints.di.runtime import setup_logging
 from whalefall.entrypoints.settings import Settings
 from whalefall.entrypoints.worker.dispatch import WORK_FACTORIES, ContainerRecordWorks, WorkFactory
+from whalefall.entrypoints.worker.heartbeat import heartbeats
 from whalefall.entrypoints.worker.tasks import WorkerRuntime, register_tasks
 
 logger = logging.getLogger(__name__)
@@ -42,8 +46,25 @@ class WorkerProvider(Provider):
         self._factories = factories
 
     @provide(scope=Scope.APP)
-    def runtime(self, settings: WorkerSettings) -> WorkerRuntime:
-        return WorkerRuntime(settings.concurrency)
+    def runtime(self, settings: WorkerSettings, metrics: ProcessMetrics) -> WorkerRuntime:
+        runtime = WorkerRuntime(settings.concurrency)
+        metrics.watch_worker(lambda: runtime.in_flight, settings.concurrency)
+        return runtime
+
+    @provide(scope=Scope.APP)
+    def finisher(self, transactions: SessionTransactions, clock: Clock) -> RecordFinisher:
+        """One per process: the terminal transitions of concurrent tasks are group-committed."""
+        return RecordFinisher(transactions, clock)
+
+    @provide(scope=Scope.APP)
+    def claimer(self, transactions: SessionTransactions, clock: Clock) -> RecordClaimer:
+        """One per process: the claims of concurrent deliveries are group-committed."""
+        return RecordClaimer(transactions, clock)
+
+    @provide(scope=Scope.APP)
+    def cancel_watch(self, transactions: SessionTransactions) -> CancelWatch:
+        """One per process: the cancel-flag reads of concurrent tasks share one statement."""
+        return CancelWatch(transactions)
 
     @provide(scope=Scope.REQUEST)
     def works(self, container: AsyncContainer) -> RecordWorks:
@@ -52,8 +73,10 @@ class WorkerProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def run_record(self, store: SessionStore, uow: UnitOfWork, transactions: SessionTransactions,
                    works: RecordWorks, clock: Clock, worker_id: WorkerId, config: RunnerConfig,
-                   finalised: SessionFinalisedListeners) -> RunRecord:
-        return RunRecord(store, uow, transactions, works, clock, worker_id, config, finalised)
+                   finalised: SessionFinalisedListeners, finisher: RecordFinisher,
+                   claimer: RecordClaimer, cancel_watch: CancelWatch) -> RunRecord:
+        return RunRecord(store, uow, transactions, works, clock, worker_id, config, finalised, finisher, claimer,
+                         cancel_watch)
 
 
 class GivenBrokerProvider(Provider):
@@ -116,9 +139,11 @@ def make_broker() -> AsyncBroker:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event, *overrides: Provider,
-                     factories: Mapping[SessionKind, WorkFactory] = WORK_FACTORIES) -> None:
+                     factories: Mapping[SessionKind, WorkFactory] = WORK_FACTORIES,
+                     metrics_port: int | None = None) -> None:
     """Consume until `stop` is set, then: stop consuming, wait up to `worker.shutdown_grace_s` for running records,
-    release the rest to `pending` and re-enqueue them (operations §2.3)."""
+    release the rest to `pending` and re-enqueue them (operations §2.3). `metrics_port` serves this process's
+    Prometheus text (operations §9)."""
     container, broker = worker_container(settings, *overrides, factories=factories)
     try:
         await setup_logging(container, settings, process="worker")
@@ -129,8 +154,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *overrides: Provid
                             ack_type=AcknowledgeType.WHEN_EXECUTED,
                             wait_tasks_timeout=worker_settings.shutdown_grace_s)
         logger.info("worker.started", extra={"concurrency": worker_settings.concurrency})
-        await receiver.listen(stop)
-        released = await runtime.drain(0)
+        async with (metrics_endpoint(await container.get(ProcessMetrics), metrics_port),
+                    heartbeats(container, await container.get(WorkerId), runtime)):
+            await receiver.listen(stop)
+            released = await runtime.drain(0)
         if released:
             await (await container.get(TaskQueue)).enqueue_records(released)
         logger.info("worker.stopped", extra={"released": len(released)})
@@ -143,6 +170,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *overrides: Provid
 async def reap_once(container: AsyncContainer) -> None:
     async with container() as scope:
         outcome = await (await scope.get(ReapSessions)).execute()
+    (await container.get(ProcessMetrics)).reaped(outcome)
     if outcome.workers_lost or outcome.redispatched or outcome.not_dispatched or outcome.finalised:
         logger.info("session.reaped", extra={"outcome": outcome})
 
@@ -176,7 +204,8 @@ async def embedded_worker(container: AsyncContainer) -> AsyncIterator[bool]:
         if redispatched:
             logger.info("session.redispatched_at_startup", extra={"records": redispatched})
         reaper = asyncio.create_task(_reaper_loop(container, worker_settings.reaper_interval_s))
-        yield True
+        async with heartbeats(container, await container.get(WorkerId), runtime):
+            yield True
     finally:
         if reaper is not None:
             reaper.cancel()

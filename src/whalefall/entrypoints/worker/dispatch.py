@@ -15,8 +15,12 @@ from dishka import AsyncContainer
 
 from whalefall.application.accounts.run_instance_sync import RunInstanceSync
 from whalefall.application.capacity.aggregate_capacity import AggregateCapacity
+from whalefall.application.capacity.collect_instance_capacity import CollectInstanceCapacity
+from whalefall.application.capacity.refresh_table_sizes import RefreshTableSizes
 from whalefall.application.classification.classify_record import ClassifyRecord
+from whalefall.application.instances.run_connection_test import RunConnectionTest
 from whalefall.application.partitions.maintain_partitions import ApplyPartitionPlan
+from whalefall.application.sessions.retention import RunRetentionCategory
 from whalefall.application.sessions.run_record import RecordWorks
 from whalefall.application.sessions.work import RecordWork
 from whalefall.domain.sessions.sessions import SessionKind
@@ -38,7 +42,11 @@ WORK_FACTORIES: Final[Mapping[SessionKind, WorkFactory]] = MappingProxyType({
     SessionKind.CLASSIFICATION: resolved(ClassifyRecord),
     SessionKind.ACCOUNTS_SYNC: resolved(RunInstanceSync),
     SessionKind.CAPACITY_AGGREGATION: resolved(AggregateCapacity),
+    SessionKind.CAPACITY_COLLECTION: resolved(CollectInstanceCapacity),
+    SessionKind.TABLE_SIZES: resolved(RefreshTableSizes),
     SessionKind.PARTITION_MAINTENANCE: resolved(ApplyPartitionPlan),
+    SessionKind.CONNECTION_TEST: resolved(RunConnectionTest),
+    SessionKind.RETENTION_CLEANUP: resolved(RunRetentionCategory),
 })
 """Kinds without an entry fail their records with UNSUPPORTED_KIND."""
 

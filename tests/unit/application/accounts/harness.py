@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from tests.fakes.account_sync import ContextProbe, FakeCatalogConnectorFactory, PlainSecretCipher, record_context
 from whalefall.adapters.persistence.accounts.writer import SqlAlchemyLedgerWriter
+from whalefall.adapters.persistence.classification.deactivation import SqlAlchemyDeactivatedAccountAssignments
 from whalefall.adapters.persistence.engine import Database
 from whalefall.adapters.persistence.instances import SqlAlchemyCredentialRepository, SqlAlchemyInstanceRepository
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
@@ -74,7 +75,8 @@ class SyncHarness:
                 instances=SqlAlchemyInstanceRepository(uow), credentials=SqlAlchemyCredentialRepository(uow),
                 cipher=self.cipher, connectors=self.real_connectors if source is None and self.real_connectors
                 else self.connectors, timeouts=ConnectorTimeouts(),
-                ledger=self.ledger_factory(uow), filters=self.filters, uow=uow)
+                ledger=self.ledger_factory(uow), filters=self.filters, uow=uow,
+                assignments=SqlAlchemyDeactivatedAccountAssignments(uow))
             return await use_case.run(context)
         finally:
             await uow.close()

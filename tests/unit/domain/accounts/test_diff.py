@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from whalefall.domain.accounts.changes import ChangeType, RemovalReason
-from whalefall.domain.accounts.diff import Outcome, StoredPrincipal, diff_snapshot, net_diff
+from whalefall.domain.accounts.diff import Outcome, StoredPrincipal, diff_snapshot, net_diff, stale_principals
 from whalefall.domain.accounts.filters import AccountFilter, default_filters
 from whalefall.domain.accounts.model import (
     AttrValue,
@@ -245,3 +245,24 @@ def test_diff_against_itself_is_empty(spec: dict[str, tuple[list[tuple[str, Scop
                            NO_FILTER)
     assert result.entries == ()
     assert result.plan.writes == ()
+
+
+def test_stale_principals_hold_items_of_an_unread_segment() -> None:
+    in_gap = ("SELECT", Scope.TABLE, ("FinanceDW", "rpt", "Invoices"))
+    login = principal("svc", in_gap, CONNECT, kind=PrincipalKind.LOGIN)
+    mapped = principal("etl", CONNECT, kind=PrincipalKind.LOGIN, db_user_mappings={"FinanceDW": "etl"})
+    member = replace(principal("rep", kind=PrincipalKind.LOGIN), memberships=(RoleMembership(
+        member=ref("rep", PrincipalKind.LOGIN), role=ref("rpt", PrincipalKind.DB_ROLE, "FinanceDW")),))
+    contained = principal("c_user", kind=PrincipalKind.DB_USER, namespace="FinanceDW")
+    clean = principal("app", CONNECT, kind=PrincipalKind.LOGIN)
+    gap = CoverageGap(scope=Scope.DATABASE, database="FinanceDW", reason=GapReason.NOT_ACCESSIBLE)
+    fresh = [principal("svc", CONNECT, kind=PrincipalKind.LOGIN),
+             principal("etl", CONNECT, kind=PrincipalKind.LOGIN), principal("rep", kind=PrincipalKind.LOGIN), clean]
+    result = diff_snapshot(stored(login, mapped, member, contained, clean),
+                           snap(*fresh, engine=DbEngine.SQLSERVER, gaps=(gap,)),
+                           AccountFilter(engine=DbEngine.SQLSERVER))
+
+    assert stale_principals(result.snapshot) == {login.ref, mapped.ref, member.ref, contained.ref}
+    readable = diff_snapshot(stored(login, clean), snap(login, clean, engine=DbEngine.SQLSERVER),
+                             AccountFilter(engine=DbEngine.SQLSERVER))
+    assert stale_principals(readable.snapshot) == frozenset()

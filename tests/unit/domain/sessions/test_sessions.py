@@ -56,6 +56,24 @@ def test_o1_partial_row_counts_every_state() -> None:
     assert counters == SessionCounters(total=5, succeeded=3, failed=1, skipped=1)
 
 
+@pytest.mark.parametrize(("records", "with_errors", "cancel", "status"), [
+    ([R.COMPLETED], 1, False, SessionStatus.PARTIAL),              # classification: one engine, account errors
+    ([R.COMPLETED] * 3, 1, False, SessionStatus.PARTIAL),
+    ([R.COMPLETED, R.FAILED], 1, False, SessionStatus.PARTIAL),
+    ([R.COMPLETED, R.SKIPPED], 1, False, SessionStatus.PARTIAL),
+    ([R.COMPLETED] * 2 + [R.CANCELLED], 2, True, SessionStatus.CANCELLED),  # cancel still wins
+    ([R.COMPLETED] * 3, 0, False, SessionStatus.COMPLETED),        # the O1 table is the with_errors = 0 case
+    ([R.FAILED] * 2, 0, False, SessionStatus.FAILED),
+])
+def test_completed_records_with_item_errors_make_the_session_partial(
+        records: list[RecordStatus], with_errors: int, cancel: bool, status: SessionStatus) -> None:
+    counters = SessionCounters.recompute(records, completed_with_errors=with_errors)
+    assert final_status(counters, cancel) is status
+    # with_errors is a subset of succeeded, never a state of its own: the sum invariant is untouched
+    assert counters.total == len(records) == (counters.pending + counters.running + counters.succeeded
+                                              + counters.failed + counters.skipped + counters.cancelled)
+
+
 def test_skips_are_not_successes() -> None:
     counters = SessionCounters.recompute([R.SKIPPED] * 4)
     assert (counters.succeeded, counters.skipped) == (0, 4)

@@ -124,6 +124,10 @@ class OracleConnector(Connector):
     async def list_databases(self) -> tuple[str, ...]:
         return mapping.names(await self._executor.fetch("INVENTORY", queries.INVENTORY))
 
+    async def system_databases(self) -> frozenset[str]:
+        return frozenset(mapping.names(await self._executor.fetch("SYSTEM_TABLESPACES",
+                                                                  queries.SYSTEM_TABLESPACES)))
+
     async def database_sizes(self, names: Sequence[str]) -> SizeCollection:
         return mapping.sizes(names, await self._executor.fetch("SIZES", queries.SIZES))
 

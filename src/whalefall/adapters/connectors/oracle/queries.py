@@ -76,6 +76,8 @@ Q9_SCHEMA_PRIVS: Final = "SELECT grantee, privilege, schema, admin_option FROM d
 # ---- capacity (the ledger unit is the tablespace) ---------------------------------------------------------------
 
 INVENTORY: Final = "SELECT tablespace_name FROM dba_tablespaces"
+#: capacity.md §3.2 / defect 31: UNDO and TEMPORARY tablespaces are system, whatever their name (12c+).
+SYSTEM_TABLESPACES: Final = "SELECT tablespace_name FROM dba_tablespaces WHERE contents IN ('UNDO', 'TEMPORARY')"
 #: A tablespace with any file whose `bytes` is NULL (offline) is missing, never under-counted.
 SIZES: Final = (
     "SELECT tablespace_name, SUM(bytes) AS size_bytes, COUNT(*) - COUNT(bytes) AS unreadable_files"

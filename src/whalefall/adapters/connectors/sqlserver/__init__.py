@@ -178,6 +178,9 @@ class SqlServerConnector(Connector):
     async def list_databases(self) -> tuple[str, ...]:
         return mapping.names(await self._executor.fetch("INVENTORY", queries.INVENTORY))
 
+    async def system_databases(self) -> frozenset[str]:
+        return frozenset(mapping.names(await self._executor.fetch("SYSTEM_DATABASES", queries.SYSTEM_DATABASES)))
+
     async def database_sizes(self, names: Sequence[str]) -> SizeCollection:
         sizes = await self._executor.fetch("SIZES", queries.SIZES)
         tempdb = await self._executor.fetch("TEMPDB", queries.TEMPDB_SIZES) if "tempdb" in names else None

@@ -101,6 +101,11 @@ def per_database(kind: str, databases: Sequence[str]) -> tuple[str, tuple[str, .
 
 #: capacity.md §3.2: snapshots are not databases.
 INVENTORY: Final = "SELECT name FROM sys.databases WHERE source_database_id IS NULL"
+#: capacity.md §3.2 system databases as the catalog marks them: database_id 1–4 and distribution databases
+#: (`is_distributor`, SQL Server 2012+); snapshots are left out like in the inventory.
+SYSTEM_DATABASES: Final = (
+    "SELECT name FROM sys.databases WHERE source_database_id IS NULL AND (database_id <= 4 OR is_distributor = 1)"
+)
 #: Data (ROWS, FILESTREAM as 0, full-text) and log pages per database; a database without file rows is missing.
 SIZES: Final = (
     "SELECT d.name,"

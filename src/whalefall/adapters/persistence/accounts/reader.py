@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from whalefall.adapters.persistence._sql import contains_ci, fetch_page, make_page
+from whalefall.adapters.persistence._sql import contains_ci, fetch_page, make_page, order_by
 from whalefall.adapters.persistence.accounts._rows import chunks, decode_object, ref_of
 from whalefall.adapters.persistence.tables.accounts import (
     grant_intervals,
@@ -25,12 +26,20 @@ from whalefall.adapters.persistence.tables.accounts import (
     principals,
     snapshot_settings,
 )
+from whalefall.adapters.persistence.tables.classification import (
+    classification_assignments,
+    classification_errors,
+    classifications,
+)
 from whalefall.adapters.persistence.tables.instances import instance_tags, instances, tags
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.ports.accounts import (
+    AccountClassification,
+    AccountClassificationError,
     AccountLedgerReader,
     AccountQuery,
     AccountView,
+    ChangeExportRow,
     ChangeQuery,
     ChangeView,
     GapView,
@@ -51,6 +60,7 @@ V = principal_state_versions.c
 G = grant_intervals.c
 M = membership_intervals.c
 C = principal_changes.c
+A = classification_assignments.c
 ACCOUNT_SORT: Mapping[str, ColumnElement[Any]] = {
     "key": P.key, "instance_name": instances.c.name, "first_seen_at": P.first_seen_at,
     "last_changed_at": P.last_changed_at,
@@ -68,7 +78,7 @@ def _covering(valid_from: Any, valid_to: Any, at: datetime) -> ColumnElement[boo
 
 def _account_select() -> Any:
     return (select(P.id, P.kind, P.namespace, P.key, P.is_account, P.active, P.login_capable, P.locked, P.superuser,
-                   P.password_expired, P.attributes, P.roles, P.first_seen_at, P.deactivated_at,
+                   P.password_expired, P.grants_stale, P.attributes, P.roles, P.first_seen_at, P.deactivated_at,
                    P.deactivation_reason, P.last_changed_at, P.instance_id, instances.c.name.label("instance_name"),
                    instances.c.db_type, instances.c.flavor, instances.c.accounts_synced_at,
                    instance_account_sync_state.c.coverage_gaps)
@@ -87,7 +97,7 @@ def _account(row: Mapping[Any, Any]) -> AccountView:
         attributes=_json(row["attributes"]) or {}, roles=tuple(_json(row["roles"]) or ()),
         first_seen_at=row["first_seen_at"], deactivated_at=row["deactivated_at"],
         deactivation_reason=row["deactivation_reason"], last_changed_at=row["last_changed_at"],
-        last_synced_at=row["accounts_synced_at"] if row["active"] else None,
+        last_synced_at=row["accounts_synced_at"] if row["active"] else None, grants_stale=row["grants_stale"],
         coverage_gaps=tuple(GapView(database=g["database"], reason=g["reason"],
                                     stale_since=datetime.fromisoformat(g["stale_since"].replace("Z", "+00:00"))
                                     if g.get("stale_since") else None) for g in gaps),
@@ -124,7 +134,49 @@ class SqlAlchemyLedgerReader(AccountLedgerReader):
     async def list_accounts(self, query: AccountQuery, page: PageRequest) -> Page[AccountView]:
         statement = _account_select().where(P.is_account.is_(True), *self._account_filters(query))
         items, total = await fetch_page(await self._conn(), statement, page, ACCOUNT_SORT, P.id, _account)
-        return make_page(items, total, page)
+        return make_page(await self._decorate(items), total, page)
+
+    async def export_accounts(self, query: AccountQuery, page: PageRequest) -> list[AccountView]:
+        statement = order_by(_account_select().where(P.is_account.is_(True), *self._account_filters(query)),
+                             page, ACCOUNT_SORT, P.id)
+        rows = (await (await self._conn()).execute(statement)).mappings().all()
+        return await self._decorate([_account(row) for row in rows])
+
+    async def _decorate(self, accounts: list[AccountView]) -> list[AccountView]:
+        """Attach classifications, classification errors and instance tag names (three queries per chunk)."""
+        if not accounts:
+            return accounts
+        connection = await self._conn()
+        assigned: dict[int, list[AccountClassification]] = {}
+        errors: dict[int, list[AccountClassificationError]] = {}
+        for part in chunks(sorted({a.id for a in accounts})):
+            for row in (await connection.execute(
+                    select(A.account_id, A.classification_id, A.is_primary, A.source, classifications.c.code,
+                           classifications.c.display_name)
+                    .select_from(classification_assignments.join(classifications,
+                                                                 classifications.c.id == A.classification_id))
+                    .where(A.account_id.in_(part))
+                    .order_by(A.account_id, A.is_primary.desc(), classifications.c.code, A.source))).all():
+                assigned.setdefault(row.account_id, []).append(AccountClassification(
+                    id=row.classification_id, code=row.code, display_name=row.display_name,
+                    is_primary=bool(row.is_primary), source=row.source))
+            e = classification_errors.c
+            for row in (await connection.execute(select(e.account_id, e.rule_id, e.rule_revision, e.code, e.path,
+                                                        e.message).where(e.account_id.in_(part))
+                                                 .order_by(e.account_id, e.id))).all():
+                errors.setdefault(row.account_id, []).append(AccountClassificationError(
+                    rule_id=row.rule_id, rule_revision=row.rule_revision, code=row.code, path=row.path,
+                    message=row.message))
+        names: dict[int, list[str]] = {}
+        for part in chunks(sorted({a.instance.id for a in accounts})):
+            for instance_id, name in (await connection.execute(
+                    select(instance_tags.c.instance_id, tags.c.name)
+                    .select_from(instance_tags.join(tags, tags.c.id == instance_tags.c.tag_id))
+                    .where(instance_tags.c.instance_id.in_(part)).order_by(tags.c.name))).all():
+                names.setdefault(int(instance_id), []).append(str(name))
+        return [replace(a, classifications=tuple(assigned.get(a.id, ())),
+                        classification_errors=tuple(errors.get(a.id, ())),
+                        instance_tags=tuple(names.get(a.instance.id, ()))) for a in accounts]
 
     @staticmethod
     def _account_filters(query: AccountQuery) -> list[Any]:
@@ -145,6 +197,14 @@ class SqlAlchemyLedgerReader(AccountLedgerReader):
                 conditions.append(column.is_(wanted))
         if query.changed_since is not None:
             conditions.append(P.last_changed_at >= query.changed_since)
+        if query.grants_stale is not None:
+            conditions.append(P.grants_stale.is_(query.grants_stale))
+        if query.classification_ids:
+            conditions.append(exists(select(1).where(
+                A.account_id == P.id, A.classification_id.in_(sorted(query.classification_ids)))))
+        if query.unclassified is not None:
+            classified = exists(select(1).where(A.account_id == P.id))
+            conditions.append(~classified if query.unclassified else classified)
         linked = instance_tags.join(tags, tags.c.id == instance_tags.c.tag_id)
 
         def has_tag(names: list[str]) -> Any:
@@ -158,14 +218,14 @@ class SqlAlchemyLedgerReader(AccountLedgerReader):
 
     async def get_account(self, account_id: int) -> AccountView | None:
         row = (await (await self._conn()).execute(_account_select().where(P.id == account_id))).mappings().first()
-        return None if row is None else _account(row)
+        return None if row is None else (await self._decorate([_account(row)]))[0]
 
     async def accounts_by_ids(self, account_ids: Sequence[int]) -> dict[int, AccountView]:
         found: dict[int, AccountView] = {}
         for part in chunks(sorted(set(account_ids))):
             rows = (await (await self._conn()).execute(_account_select().where(P.id.in_(part)))).mappings()
             found.update({row["id"]: _account(row) for row in rows})
-        return found
+        return {a.id: a for a in await self._decorate(list(found.values()))}
 
     async def grants_at(self, account_id: int, at: datetime | None = None) -> list[GrantView]:
         when = G.valid_to.is_(None) if at is None else _covering(G.valid_from, G.valid_to, at)
@@ -227,9 +287,22 @@ class SqlAlchemyLedgerReader(AccountLedgerReader):
                               states=[(r["id"], ref_of(r), r["is_account"], _json(r["state"])) for r in rows])
 
     async def changes(self, query: ChangeQuery, page: PageRequest) -> Page[ChangeView]:
-        statement = (select(principal_changes)
-                     .select_from(principal_changes.join(principals, P.id == C.principal_id)
-                                  .join(instances, instances.c.id == C.instance_id))
+        statement = self._changes_statement(select(principal_changes), query)
+        items, total = await fetch_page(await self._conn(), statement, page, CHANGE_SORT, C.id, _change)
+        return make_page(items, total, page)
+
+    async def export_changes(self, query: ChangeQuery) -> list[ChangeExportRow]:
+        statement = self._changes_statement(select(principal_changes, instances.c.name.label("instance_name"),
+                                                   instances.c.db_type, P.namespace, P.key), query)
+        order = C.observed_at.desc() if query.descending else C.observed_at.asc()
+        rows = (await (await self._conn()).execute(statement.order_by(order, C.id))).all()
+        return [ChangeExportRow(change=_change(r), instance_name=r.instance_name, db_type=DbEngine(r.db_type),
+                                namespace=r.namespace, key=r.key) for r in rows]
+
+    @staticmethod
+    def _changes_statement(base: Any, query: ChangeQuery) -> Any:
+        statement = (base.select_from(principal_changes.join(principals, P.id == C.principal_id)
+                                      .join(instances, instances.c.id == C.instance_id))
                      .where(C.observed_at > query.since, C.observed_at <= query.until))
         if query.instance_ids:
             statement = statement.where(C.instance_id.in_(sorted(query.instance_ids)))
@@ -243,8 +316,7 @@ class SqlAlchemyLedgerReader(AccountLedgerReader):
             statement = statement.where(C.session_id == query.session_id)
         if query.q:
             statement = statement.where(contains_ci([P.key], query.q))
-        items, total = await fetch_page(await self._conn(), statement, page, CHANGE_SORT, C.id, _change)
-        return make_page(items, total, page)
+        return statement
 
     async def change(self, change_id: int) -> ChangeView | None:
         row = (await (await self._conn()).execute(select(principal_changes).where(C.id == change_id))).first()

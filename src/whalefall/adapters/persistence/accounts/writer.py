@@ -1,6 +1,7 @@
 """SqlAlchemyLedgerWriter: applies one sync's write plan in the caller's transaction (accounts.md §4 step 3, §6.1).
 
-Every write is batched (one executemany per table and kind of write, IN lists in chunks); principals the plan calls
+Every write is batched (one executemany per table and kind of write, the large ones bound by `_bulk.execute_many`,
+IN lists in chunks); principals the plan calls
 unchanged are never touched, so an unchanged re-sync issues no INSERT/UPDATE/DELETE on the ledger tables and only
 updates `instances.accounts_synced_at`.
 """
@@ -15,6 +16,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from whalefall.adapters.persistence.accounts._bulk import execute_many
 from whalefall.adapters.persistence.accounts._rows import (
     chunks,
     edge_identity,
@@ -25,6 +27,7 @@ from whalefall.adapters.persistence.accounts._rows import (
     ref_of,
     to_datetime,
 )
+from whalefall.adapters.persistence.accounts.filters import override_of
 from whalefall.adapters.persistence.tables.accounts import (
     grant_intervals,
     instance_account_sync_state,
@@ -97,7 +100,8 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
             instance_account_sync_state.c.instance_id == instance_id))).scalar()
         return LockedInstance(id=InstanceId(row["id"]), db_type=DbEngine(row["db_type"]), is_active=row["is_active"],
                               deleted=row["deleted_at"] is not None, accounts_synced_at=row["accounts_synced_at"],
-                              coverage_gaps=gaps_from_json(gaps))
+                              coverage_gaps=gaps_from_json(gaps),
+                              filter_override=await override_of(connection, instance_id))
 
     async def current_principals(self, instance_id: InstanceId, *,
                                  fresh: Mapping[PrincipalRef, tuple[PrincipalKind, str]] | None = None,
@@ -149,7 +153,7 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
                      "session_id": data.session_id} for w in versioned if w.state is not None]
             # executemany without RETURNING (RETURNING in parameter order degrades to one statement per row), then
             # one SELECT of the versions this sync opened.
-            await connection.execute(insert(principal_state_versions), rows)
+            await execute_many(connection, insert(principal_state_versions), rows)
             opened: dict[int, int] = {int(pid): int(vid) for pid, vid in (await connection.execute(select(
                 principal_state_versions.c.principal_id, principal_state_versions.c.id).where(
                 principal_state_versions.c.instance_id == data.instance_id,
@@ -161,6 +165,7 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
         change_count = await self._insert_changes(connection, data, ids, version_ids)
         await self._write_settings(connection, data)
         await self._write_coverage(connection, data)
+        await self._write_grants_stale(connection, data, ids)
         await connection.execute(update(instances).where(instances.c.id == data.instance_id).values(
             accounts_synced_at=at))
         return AppliedSync(principal_ids={w.ref: ids[w.ref] for w in writes}, change_count=change_count)
@@ -173,7 +178,7 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
                  "namespace": w.ref.namespace, "key": w.ref.key, "is_account": w.is_account, "active": True,
                  "first_seen_at": data.observed_at, "grants_stale": False,
                  **_new_columns(w.state, superuser=w.ref in data.superusers)} for w in new]
-        await connection.execute(insert(principals), rows)
+        await execute_many(connection, insert(principals), rows)
         wanted = {w.ref for w in new}
         found = (await connection.execute(select(principals.c.id, principals.c.kind, principals.c.namespace,
                                                  principals.c.key).where(
@@ -204,8 +209,8 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
         for keys in sorted({tuple(sorted(r)) for r in rows}):
             group = [r for r in rows if tuple(sorted(r)) == keys]
             values: dict[str, Any] = {k: bindparam(k) for k in keys if k != "pid"}
-            await connection.execute(update(principals).where(principals.c.id == bindparam("pid")).values(values),
-                                     group)
+            await execute_many(connection, update(principals).where(principals.c.id == bindparam("pid")).values(values),
+                               group)
 
     async def _write_intervals(self, connection: AsyncConnection, data: LedgerApply,
                                writes: Sequence[PrincipalWrite], ids: Mapping[PrincipalRef, int]) -> None:
@@ -240,10 +245,8 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
         for table, closed in ((grant_intervals, close_ids), (membership_intervals, close_edge_ids)):
             for part in chunks(closed):
                 await connection.execute(update(table).where(table.c.id.in_(part)).values(valid_to=at))
-        if grant_rows:
-            await connection.execute(insert(grant_intervals), grant_rows)
-        if edge_rows:
-            await connection.execute(insert(membership_intervals), edge_rows)
+        await execute_many(connection, insert(grant_intervals), grant_rows)
+        await execute_many(connection, insert(membership_intervals), edge_rows)
 
     @staticmethod
     async def _open_intervals(connection: AsyncConnection, principal_ids: Sequence[int]
@@ -277,8 +280,7 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
                  "diff": e.diff_json(state_version_id=version_ids.get(e.principal)
                                      if e.type is ChangeType.ADDED else None),
                  "summary": e.summary} for e in data.diff.entries]
-        if rows:
-            await connection.execute(insert(principal_changes), rows)
+        await execute_many(connection, insert(principal_changes), rows)
         return len(rows)
 
     @staticmethod
@@ -310,6 +312,18 @@ class SqlAlchemyLedgerWriter(AccountLedgerWriter):
         elif current.coverage_gaps != wanted:
             await connection.execute(update(instance_account_sync_state).where(
                 and_(c.instance_id == data.instance_id)).values(coverage_gaps=wanted, updated_at=data.observed_at))
+
+    @staticmethod
+    async def _write_grants_stale(connection: AsyncConnection, data: LedgerApply,
+                                  ids: Mapping[PrincipalRef, int]) -> None:
+        """Flip `grants_stale` only where it differs (one indexed read; no write on an unchanged re-sync)."""
+        flagged = {int(pid) for pid in (await connection.execute(select(principals.c.id).where(
+            principals.c.grants_stale.is_(True), principals.c.instance_id == data.instance_id))).scalars()}
+        wanted = {pid for ref in data.grants_stale if (pid := ids.get(ref)) is not None}
+        for value, changed in ((True, wanted - flagged), (False, flagged - wanted)):
+            for part in chunks(sorted(changed)):
+                await connection.execute(update(principals).where(principals.c.id.in_(part)).values(
+                    grants_stale=value))
 
 
 def _new_columns(state: PrincipalState | None, *, superuser: bool) -> dict[str, object]:

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from whalefall.adapters.persistence.engine import Database
-from whalefall.application.ports.health import StoreProbe
+from whalefall.application.ports.health import StoreDescription, StoreProbe
 
 _HERE = Path(__file__).parent
 
@@ -67,3 +67,11 @@ class SqlAlchemyStoreProbe(StoreProbe):
             return await current_revision(self._database) == head_revision()
         except Exception:
             return False
+
+    async def describe(self) -> StoreDescription:
+        current = await current_revision(self._database)  # connects first: the dialect then knows the version
+        dialect = self._database.engine.dialect
+        version_info = getattr(dialect, "server_version_info", None)
+        return StoreDescription(
+            dialect=dialect.name, current_revision=current, head_revision=head_revision(),
+            server_version=".".join(str(p) for p in version_info) if version_info else None)

@@ -50,6 +50,7 @@ Index("ix_principals_superuser", principals.c.superuser, principals.c.instance_i
 Index("ix_principals_login_capable", principals.c.login_capable, principals.c.instance_id)
 Index("ix_principals_last_changed_at", principals.c.last_changed_at)
 Index("ix_principals_first_seen_at", principals.c.first_seen_at)
+Index("ix_principals_grants_stale", principals.c.grants_stale, principals.c.instance_id)
 
 principal_state_versions = Table(
     "principal_state_versions", metadata,
@@ -150,4 +151,15 @@ instance_account_sync_state = Table(
     Column("instance_id", id_type(), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
     Column("coverage_gaps", json_type(), nullable=False, server_default=text("'[]'")),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Per-instance override of `accounts.filters.<engine>` (accounts.md §3); no row = the settings apply.
+# `exclude_oracle_maintained` null = the engine's setting/default.
+instance_account_filters = Table(
+    "instance_account_filters", metadata,
+    Column("instance_id", id_type(), ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True),
+    Column("exclude", json_type(), nullable=False),
+    Column("exclude_oracle_maintained", Boolean),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by_name", String(150)),
 )

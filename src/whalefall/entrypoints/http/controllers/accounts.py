@@ -9,7 +9,9 @@ from typing import Annotated, Any, Literal
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 
+from whalefall.application.accounts.export_accounts import COLUMNS, ExportAccounts, ExportAccountsInput, export_row
 from whalefall.application.accounts.history import (
     FindHolders,
     GetAccountStateAt,
@@ -31,13 +33,15 @@ from whalefall.application.accounts.start_accounts_sync import (
 from whalefall.application.ports.accounts import AccountQuery, HolderQuery
 from whalefall.application.ports.clock import Clock
 from whalefall.application.shared.actor import Actor
+from whalefall.application.shared.paging import parse_sort
 from whalefall.domain.accounts.changes import ChangeType
 from whalefall.domain.accounts.model import PrincipalKind
 from whalefall.domain.identity.roles import Permission
 from whalefall.domain.instances import DbEngine, InstanceId
 from whalefall.domain.privileges.names import Scope
 from whalefall.entrypoints.http.auth import requires
-from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out
+from whalefall.entrypoints.http.csv_response import CSV_MEDIA_TYPE, csv_download
+from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out, server_time
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
 from whalefall.entrypoints.http.schemas.accounts import (
     AccountOut,
@@ -58,6 +62,10 @@ From = Annotated[datetime | None, QueryParameter(name="from", description="exclu
 To = Annotated[datetime | None, QueryParameter(name="to", description="inclusive, RFC 3339 with an offset")]
 At = Annotated[datetime | None, QueryParameter(name="at", description="RFC 3339 with an offset; default now")]
 Database = Annotated[str | None, QueryParameter(name="database", min_length=1, max_length=256)]
+ClassificationIds = Annotated[list[int] | None, QueryParameter(name="classification_id")]
+Unclassified = Annotated[bool | None, QueryParameter(name="unclassified", description="true: no assignment at all")]
+Stale = Annotated[bool | None, QueryParameter(name="grants_stale",
+                                              description="holds items carried forward from an unread database")]
 
 
 class AccountController(Controller):
@@ -79,6 +87,7 @@ class AccountController(Controller):
         is_superuser: Annotated[bool | None, QueryParameter(name="is_superuser")] = None,
         login_capable: Annotated[bool | None, QueryParameter(name="login_capable")] = None,
         changed_since: Annotated[datetime | None, QueryParameter(name="changed_since")] = None,
+        classification_id: ClassificationIds = None, unclassified: Unclassified = None, grants_stale: Stale = None,
     ) -> Response[Envelope[PageOut[AccountOut]]]:
         paging = page_request(page, limit, sort, allowed=ACCOUNT_SORT, default="instance_name,key")
         query = AccountQuery(
@@ -86,8 +95,41 @@ class AccountController(Controller):
             tags_any=frozenset(tags_any or ()), tags_all=frozenset(tags_all or ()), q=q,
             kinds=frozenset(PrincipalKind(k) for k in kind or ()),
             include_inactive=include_inactive, is_locked=is_locked, is_superuser=is_superuser,
-            login_capable=login_capable, changed_since=changed_since)
+            login_capable=login_capable, changed_since=changed_since,
+            classification_ids=frozenset(classification_id or ()), unclassified=unclassified,
+            grants_stale=grants_stale)
         return ok(request, page_out(await use_case.execute(actor, query, paging), AccountOut.of))
+
+    @get("/exports", opt=requires(Permission.ACCOUNTS_READ), media_type=CSV_MEDIA_TYPE,
+         summary="Accounts as CSV (needs exports:run too)", description=ExportAccounts.__doc__)
+    async def export_accounts(
+        self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ExportAccounts],
+        sort: SortQuery = None, bom: Annotated[bool, QueryParameter(name="bom")] = False,
+        instance_id: Annotated[list[int] | None, QueryParameter(name="instance_id")] = None,
+        db_type: Annotated[list[DbEngine] | None, QueryParameter(name="db_type")] = None,
+        tags_any: Annotated[list[str] | None, QueryParameter(name="tags_any")] = None,
+        tags_all: Annotated[list[str] | None, QueryParameter(name="tags_all")] = None,
+        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
+        kind: Annotated[list[AccountKind] | None, QueryParameter(name="kind")] = None,
+        include_inactive: Annotated[bool, QueryParameter(name="include_inactive")] = False,
+        is_locked: Annotated[bool | None, QueryParameter(name="is_locked")] = None,
+        is_superuser: Annotated[bool | None, QueryParameter(name="is_superuser")] = None,
+        login_capable: Annotated[bool | None, QueryParameter(name="login_capable")] = None,
+        changed_since: Annotated[datetime | None, QueryParameter(name="changed_since")] = None,
+        classification_id: ClassificationIds = None, unclassified: Unclassified = None, grants_stale: Stale = None,
+    ) -> Stream:
+        query = AccountQuery(
+            instance_ids=frozenset(instance_id or ()), db_types=frozenset(db_type or ()),
+            tags_any=frozenset(tags_any or ()), tags_all=frozenset(tags_all or ()), q=q,
+            kinds=frozenset(PrincipalKind(k) for k in kind or ()),
+            include_inactive=include_inactive, is_locked=is_locked, is_superuser=is_superuser,
+            login_capable=login_capable, changed_since=changed_since,
+            classification_ids=frozenset(classification_id or ()), unclassified=unclassified,
+            grants_stale=grants_stale)
+        accounts = await use_case.execute(ExportAccountsInput(
+            actor=actor, query=query, sort=parse_sort(sort, allowed=ACCOUNT_SORT, default="instance_name,key")))
+        return csv_download("accounts", COLUMNS, (export_row(a) for a in accounts), at=server_time(request),
+                            bom=bom)
 
     @get("/{account_id:int}", opt=requires(Permission.ACCOUNTS_READ), summary="Account detail")
     async def get_account(self, request: Request[Any, Any, Any], account_id: FromPath[int], actor: FromDishka[Actor],

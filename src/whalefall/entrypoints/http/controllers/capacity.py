@@ -7,8 +7,14 @@ from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 
+from whalefall.application.capacity.capacity_exports import (
+    DATABASE_AGGREGATION_COLUMNS,
+    INSTANCE_AGGREGATION_COLUMNS,
+    ExportCapacityAggregations,
+)
 from whalefall.application.capacity.capacity_queries import (
     ListCapacitySamples,
     ListDatabaseAggregations,
@@ -20,24 +26,33 @@ from whalefall.application.capacity.start_capacity_aggregation import (
     StartCapacityAggregation,
     StartCapacityAggregationInput,
 )
+from whalefall.application.capacity.start_capacity_collection import (
+    CapacitySelection,
+    StartCapacityCollection,
+    StartCapacityCollectionInput,
+)
 from whalefall.application.ports.capacity import AggregationQuery
 from whalefall.application.shared.actor import Actor
+from whalefall.application.shared.paging import parse_sort
 from whalefall.domain.capacity import PeriodType, Trend
 from whalefall.domain.errors import Problem, ValidationProblemsError
 from whalefall.domain.identity.roles import Permission
-from whalefall.domain.instances import DbEngine
+from whalefall.domain.instances import DbEngine, InstanceId
 from whalefall.entrypoints.http.auth import requires
-from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out
+from whalefall.entrypoints.http.csv_response import CSV_MEDIA_TYPE, csv_download
+from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out, server_time
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
 from whalefall.entrypoints.http.receipts import SessionReceiptOut, session_receipt
 from whalefall.entrypoints.http.schemas.capacity import (
     AggregateIn,
+    CollectIn,
     DatabaseAggregationOut,
     DatabaseSampleOut,
     ForecastOut,
     InstanceAggregationOut,
     InstanceSampleOut,
     SummaryOut,
+    SyncCapacityIn,
 )
 
 PeriodTypeQuery = Annotated[PeriodType, QueryParameter(name="period_type", description="required; one period type")]
@@ -52,6 +67,7 @@ IsCompleteQuery = Annotated[bool | None, QueryParameter(name="is_complete")]
 IncludePartialQuery = Annotated[bool, QueryParameter(name="include_partial")]
 PeriodStartQuery = Annotated[date | None, QueryParameter(name="period_start")]
 InstanceIdQuery = Annotated[int, QueryParameter(name="instance_id", ge=1)]
+Bom = Annotated[bool, QueryParameter(name="bom", description="prefix a UTF-8 byte-order mark")]
 DB_SORT = ("period_start", "avg_bytes", "change_bytes", "change_percent")
 INSTANCE_SORT = ("period_start", "avg_total_bytes", "change_bytes", "change_percent")
 
@@ -177,3 +193,68 @@ class CapacityController(Controller):
         session = await use_case.execute(StartCapacityAggregationInput(
             actor=actor, period_types=tuple(data.period_types or PeriodType), window=data.window_spec()))
         return session_receipt(request, session, message="Aggregation queued")
+
+    @post("/actions/collect", opt=requires(Permission.SYNC_RUN), status_code=202,
+          summary="Queue a capacity collection", description=StartCapacityCollection.__doc__)
+    async def collect(self, request: Request[Any, Any, Any], actor: FromDishka[Actor],
+                      use_case: FromDishka[StartCapacityCollection], data: JSONBody[CollectIn]
+                      ) -> Response[Envelope[SessionReceiptOut]]:
+        selection = CapacitySelection(
+            instance_ids=tuple(data.instance_ids) if data.instance_ids is not None else None,
+            db_types=frozenset(data.db_types or ()), tags_any=frozenset(data.tags_any or ()),
+            tags_all=frozenset(data.tags_all or ()))
+        session = await use_case.execute(StartCapacityCollectionInput(actor=actor, selection=selection,
+                                                                      include_tables=data.include_tables))
+        return session_receipt(request, session, message="Capacity collection queued")
+
+    @get("/databases/exports", opt=requires(Permission.CAPACITY_READ), media_type=CSV_MEDIA_TYPE,
+         summary="Database aggregations as CSV (needs exports:run too)",
+         description=ExportCapacityAggregations.__doc__)
+    async def export_database_rows(
+        self, request: Request[Any, Any, Any], actor: FromDishka[Actor],
+        use_case: FromDishka[ExportCapacityAggregations], period_type: PeriodTypeQuery, sort: SortQuery = None,
+        bom: Bom = False, start_on: StartOnQuery = None, end_on: EndOnQuery = None,
+        instance_id: InstanceIdsQuery = None, database_id: DatabaseIdsQuery = None, db_type: DbTypesQuery = None,
+        tags_any: TagsAnyQuery = None, trend: TrendsQuery = None, is_complete: IsCompleteQuery = None,
+        include_partial: IncludePartialQuery = False,
+    ) -> Stream:
+        query = _query(period_type, start_on, end_on, instance_id, db_type, tags_any, trend, is_complete,
+                       include_partial, database_id=database_id)
+        rows = await use_case.execute(actor, query, parse_sort(sort, allowed=DB_SORT, default="-period_start"),
+                                      level="databases")
+        return csv_download("capacity_databases", DATABASE_AGGREGATION_COLUMNS, rows, at=server_time(request),
+                            bom=bom)
+
+    @get("/instances/exports", opt=requires(Permission.CAPACITY_READ), media_type=CSV_MEDIA_TYPE,
+         summary="Instance aggregations as CSV (needs exports:run too)",
+         description=ExportCapacityAggregations.__doc__)
+    async def export_instance_rows(
+        self, request: Request[Any, Any, Any], actor: FromDishka[Actor],
+        use_case: FromDishka[ExportCapacityAggregations], period_type: PeriodTypeQuery, sort: SortQuery = None,
+        bom: Bom = False, start_on: StartOnQuery = None, end_on: EndOnQuery = None,
+        instance_id: InstanceIdsQuery = None, db_type: DbTypesQuery = None, tags_any: TagsAnyQuery = None,
+        trend: TrendsQuery = None, is_complete: IsCompleteQuery = None, include_partial: IncludePartialQuery = False,
+    ) -> Stream:
+        query = _query(period_type, start_on, end_on, instance_id, db_type, tags_any, trend, is_complete,
+                       include_partial)
+        rows = await use_case.execute(actor, query, parse_sort(sort, allowed=INSTANCE_SORT,
+                                                               default="-period_start"), level="instances")
+        return csv_download("capacity_instances", INSTANCE_AGGREGATION_COLUMNS, rows, at=server_time(request),
+                            bom=bom)
+
+
+class CapacitySyncController(Controller):
+    """`POST /instances/{id}/actions/sync-capacity` (api.md §3.5); the path belongs to this controller only."""
+
+    path = "/instances"
+    tags = ["capacity"]
+
+    @post("/{instance_id:int}/actions/sync-capacity", opt=requires(Permission.SYNC_RUN), status_code=202,
+          summary="Collect one instance's capacity (queued)", description=StartCapacityCollection.__doc__)
+    async def sync_capacity(self, request: Request[Any, Any, Any], instance_id: FromPath[int],
+                            actor: FromDishka[Actor], use_case: FromDishka[StartCapacityCollection],
+                            data: JSONBody[SyncCapacityIn | None] = None) -> Response[Envelope[SessionReceiptOut]]:
+        session = await use_case.execute(StartCapacityCollectionInput(
+            actor=actor, instance_id=InstanceId(instance_id),
+            include_tables=data.include_tables if data is not None else None))
+        return session_receipt(request, session, message="Capacity collection queued")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from dishka.integrations.litestar import FromDishka
@@ -23,10 +24,12 @@ from whalefall.application.classification.start_classification import (
     StartClassification,
     StartClassificationInput,
 )
+from whalefall.application.classification.statistics_trend import GetStatisticsTrend, TrendQuery
 from whalefall.application.ports.classification import ClassificationQuery
 from whalefall.application.shared.actor import Actor
 from whalefall.domain.identity.roles import Permission
 from whalefall.domain.instances import DbEngine
+from whalefall.domain.periods import PeriodType
 from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
@@ -38,6 +41,7 @@ from whalefall.entrypoints.http.schemas.classification import (
     IdOut,
     SessionReceiptOut,
     StatisticsOut,
+    TrendOut,
 )
 
 
@@ -79,6 +83,21 @@ class ClassificationController(Controller):
                          ) -> Response[Envelope[StatisticsOut]]:
         result = await use_case.execute(actor, frozenset(db_type or ()), frozenset(instance_id or ()))
         return ok(request, StatisticsOut.of(result))
+
+    @get("/statistics/trend", opt=requires(Permission.CLASSIFICATIONS_READ), summary="Counts per period",
+         description=GetStatisticsTrend.__doc__)
+    async def statistics_trend(
+        self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[GetStatisticsTrend],
+        classification_id: Annotated[list[int] | None, QueryParameter(name="classification_id")] = None,
+        rule_id: Annotated[list[int] | None, QueryParameter(name="rule_id")] = None,
+        period_type: Annotated[PeriodType, QueryParameter(name="period_type")] = PeriodType.DAILY,
+        start_on: Annotated[date | None, QueryParameter(name="start_on")] = None,
+        end_on: Annotated[date | None, QueryParameter(name="end_on")] = None,
+    ) -> Response[Envelope[TrendOut]]:
+        result = await use_case.execute(actor, TrendQuery(
+            classification_ids=tuple(classification_id or ()), rule_ids=tuple(rule_id or ()),
+            period_type=period_type, start_on=start_on, end_on=end_on))
+        return ok(request, TrendOut.of(result))
 
     @post("/actions/auto-classify", opt=requires(Permission.SYNC_RUN), status_code=202,
           summary="Classify (queued, kind classification)", description=StartClassification.__doc__)

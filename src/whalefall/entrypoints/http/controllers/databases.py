@@ -5,22 +5,37 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
 
+from whalefall.application.capacity.capacity_exports import DATABASE_COLUMNS, ExportDatabases
 from whalefall.application.capacity.capacity_queries import GetDatabase, ListDatabases, ListDatabaseTables
 from whalefall.application.capacity.config import CapacityConfig
+from whalefall.application.capacity.refresh_table_sizes import StartTableSizeRefresh
 from whalefall.application.ports.capacity import DatabaseQuery
 from whalefall.application.ports.clock import Clock
 from whalefall.application.shared.actor import Actor
+from whalefall.application.shared.paging import parse_sort
 from whalefall.domain.identity.roles import Permission
 from whalefall.domain.instances import DbEngine
 from whalefall.entrypoints.http.auth import requires
-from whalefall.entrypoints.http.envelope import Envelope, PageOut, WarningOut, ok, page_out
+from whalefall.entrypoints.http.csv_response import CSV_MEDIA_TYPE, csv_download
+from whalefall.entrypoints.http.envelope import Envelope, PageOut, WarningOut, ok, page_out, server_time
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
+from whalefall.entrypoints.http.receipts import SessionReceiptOut, session_receipt
 from whalefall.entrypoints.http.schemas.databases import DatabaseOut, TableSizeOut
 
 SORTABLE = ("name", "instance_name", "last_size_bytes", "last_seen_on")
+InstanceIds = Annotated[list[int] | None, QueryParameter(name="instance_id")]
+DbTypes = Annotated[list[DbEngine] | None, QueryParameter(name="db_type")]
+Status = Annotated[Literal["active", "gone"] | None, QueryParameter(name="status")]
+IsSystem = Annotated[bool | None, QueryParameter(name="is_system")]
+IsExcluded = Annotated[bool | None, QueryParameter(name="is_excluded")]
+Freshness = Annotated[Literal["fresh", "stale", "never"] | None, QueryParameter(name="freshness")]
+Q = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)]
+TagsAny = Annotated[list[str] | None, QueryParameter(name="tags_any")]
+Bom = Annotated[bool, QueryParameter(name="bom", description="prefix a UTF-8 byte-order mark")]
 
 
 class DatabaseController(Controller):
@@ -68,3 +83,25 @@ class DatabaseController(Controller):
                                message="only the largest tables of this database were kept")
                     ] if database.tables_truncated else []
         return ok(request, page_out(tables, TableSizeOut.of), warnings=warnings)
+
+    @get("/exports", opt=requires(Permission.INSTANCES_READ), media_type=CSV_MEDIA_TYPE,
+         summary="Database ledger as CSV (needs exports:run too)", description=ExportDatabases.__doc__)
+    async def export_databases(
+        self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ExportDatabases],
+        clock: FromDishka[Clock], config: FromDishka[CapacityConfig], sort: SortQuery = None, bom: Bom = False,
+        instance_id: InstanceIds = None, db_type: DbTypes = None, status: Status = None, is_system: IsSystem = None,
+        is_excluded: IsExcluded = None, freshness: Freshness = None, q: Q = None, tags_any: TagsAny = None,
+    ) -> Stream:
+        query = DatabaseQuery(today=config.today(clock), instance_ids=frozenset(instance_id or ()),
+                              db_types=frozenset(db_type or ()), status=status, is_system=is_system,
+                              is_excluded=is_excluded, freshness=freshness, q=q, tags_any=frozenset(tags_any or ()))
+        rows = await use_case.execute(actor, query, parse_sort(sort, allowed=SORTABLE, default="name"))
+        return csv_download("databases", DATABASE_COLUMNS, rows, at=server_time(request), bom=bom)
+
+    @post("/{database_id:int}/actions/refresh-table-sizes", opt=requires(Permission.SYNC_RUN), status_code=202,
+          summary="Re-collect the database's table sizes (queued)", description=StartTableSizeRefresh.__doc__)
+    async def refresh_table_sizes(self, request: Request[Any, Any, Any], database_id: FromPath[int],
+                                  actor: FromDishka[Actor], use_case: FromDishka[StartTableSizeRefresh]
+                                  ) -> Response[Envelope[SessionReceiptOut]]:
+        session = await use_case.execute(actor, database_id)
+        return session_receipt(request, session, message="Table-size refresh queued")

@@ -1,4 +1,4 @@
-"""Instance routes (api.md §3.5): CRUD, soft delete, restore, purge."""
+"""Instance routes (api.md §3.5): CRUD, soft delete, restore, purge, single and batch connection tests."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from whalefall.application.identity.request_limits import LimitedAction, PrincipalRateLimits
 from whalefall.application.instances.create_instance import CreateInstance, CreateInstanceInput
 from whalefall.application.instances.instance_lifecycle import DeleteInstance, PurgeInstance, RestoreInstance
 from whalefall.application.instances.instance_queries import GetInstance, ListInstances
+from whalefall.application.instances.start_connection_tests import (
+    StartConnectionTests,
+    StartConnectionTestsInput,
+    distinct_ids,
+)
 from whalefall.application.instances.test_connection import TestInstanceConnection
 from whalefall.application.instances.update_instance import UpdateInstance, UpdateInstanceInput
 from whalefall.application.ports.instances import InstanceQuery
@@ -21,7 +27,8 @@ from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.envelope import DeletedOut, Envelope, IdOut, PageOut, ok, page_out
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
 from whalefall.entrypoints.http.patching import given
-from whalefall.entrypoints.http.schemas.connection_tests import ConnectionTestResultOut
+from whalefall.entrypoints.http.receipts import SessionReceiptOut, session_receipt
+from whalefall.entrypoints.http.schemas.connection_tests import ConnectionTestResultOut, ConnectionTestsIn
 from whalefall.entrypoints.http.schemas.instances import InstanceCreate, InstanceOut, InstancePatch
 
 SORTABLE = ("name", "db_type", "host", "created_at", "last_success_at", "last_accounts_sync_at")
@@ -120,3 +127,14 @@ class InstanceController(Controller):
         result = await use_case.execute(actor, InstanceId(instance_id))
         return ok(request, ConnectionTestResultOut.of(result),
                   message="Connection test passed" if result.ok else "Connection test failed")
+
+    @post("/actions/test-connections", opt=requires(Permission.INSTANCES_WRITE), status_code=202,
+          summary="Test the connections of listed instances (queued)", description=StartConnectionTests.__doc__)
+    async def test_connections(self, request: Request[Any, Any, Any], data: JSONBody[ConnectionTestsIn],
+                               actor: FromDishka[Actor], use_case: FromDishka[StartConnectionTests],
+                               limits: FromDishka[PrincipalRateLimits]) -> Response[Envelope[SessionReceiptOut]]:
+        # Each listed instance spends one test of its per-instance limit (api.md §4.8), so batches cannot bypass it.
+        ids = tuple(data.instance_ids)
+        await limits.check_each(actor, LimitedAction.CONNECTION_TEST, (str(i) for i in distinct_ids(ids)))
+        session = await use_case.execute(StartConnectionTestsInput(actor=actor, instance_ids=ids))
+        return session_receipt(request, session, message="Connection tests queued")

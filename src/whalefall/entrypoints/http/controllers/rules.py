@@ -99,7 +99,7 @@ class RuleController(Controller):
             compare_with_rule_id=data.compare_with_rule_id, at=data.at,
             instance_ids=frozenset(data.instance_ids) if data.instance_ids is not None else None,
             sample_limit=data.sample_limit))
-        return ok(request, DryRunOut.of(result))
+        return ok(request, DryRunOut.of(result, data.sample_limit))
 
     @get("/{rule_id:int}", opt=requires(Permission.CLASSIFICATIONS_READ), summary="Rule detail")
     async def get_rule(self, request: Request[Any, Any, Any], rule_id: FromPath[int], actor: FromDishka[Actor],

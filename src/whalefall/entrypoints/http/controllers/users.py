@@ -93,6 +93,7 @@ class UserController(Controller):
           summary="End all sessions and refresh families (self allowed)")
     async def revoke_sessions(self, request: Request[Any, Any, Any], user_id: FromPath[int], actor: FromDishka[Actor],
                               use_case: FromDishka[RevokeUserSessions]) -> Response[Envelope[RevokedOut]]:
-        families = await use_case.execute(actor, UserId(user_id))
-        return ok(request, RevokedOut(revoked_sessions=0, revoked_refresh_families=families))
+        revoked = await use_case.execute(actor, UserId(user_id))
+        return ok(request, RevokedOut(revoked_sessions=revoked.sessions,
+                                      revoked_refresh_families=revoked.refresh_families))
 

@@ -32,6 +32,22 @@ class GapOut(msgspec.Struct, kw_only=True):
         return cls(database=g.database, reason=g.reason, stale_since=g.stale_since)
 
 
+class AccountClassificationOut(msgspec.Struct, kw_only=True):
+    id: int
+    code: str
+    display_name: str
+    is_primary: bool
+    source: str
+
+
+class AccountClassificationErrorOut(msgspec.Struct, kw_only=True):
+    rule_id: int | None
+    rule_revision: int | None
+    code: str
+    path: str
+    message: str
+
+
 class AccountOut(msgspec.Struct, kw_only=True):
     id: int
     instance: InstanceBriefOut
@@ -51,8 +67,9 @@ class AccountOut(msgspec.Struct, kw_only=True):
     last_changed_at: datetime | None
     last_synced_at: datetime | None
     coverage_gaps: list[GapOut]
-    classifications: list[dict[str, Any]]
-    classification_errors: list[dict[str, Any]]
+    grants_stale: bool
+    classifications: list[AccountClassificationOut]
+    classification_errors: list[AccountClassificationErrorOut]
 
     @classmethod
     def of(cls, a: AccountView) -> AccountOut:
@@ -64,7 +81,13 @@ class AccountOut(msgspec.Struct, kw_only=True):
                    first_seen_at=a.first_seen_at, deactivated_at=a.deactivated_at,
                    deactivation_reason=a.deactivation_reason, last_changed_at=a.last_changed_at,
                    last_synced_at=a.last_synced_at, coverage_gaps=[GapOut.of(g) for g in a.coverage_gaps],
-                   classifications=[], classification_errors=[])
+                   grants_stale=a.grants_stale,
+                   classifications=[AccountClassificationOut(id=c.id, code=c.code, display_name=c.display_name,
+                                                             is_primary=c.is_primary, source=c.source)
+                                    for c in a.classifications],
+                   classification_errors=[AccountClassificationErrorOut(
+                       rule_id=e.rule_id, rule_revision=e.rule_revision, code=e.code, path=e.path, message=e.message)
+                       for e in a.classification_errors])
 
 
 class GrantOut(msgspec.Struct, kw_only=True):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+from msgspec import Meta
 
 from whalefall.application.capacity.capacity_queries import CapacitySummary
 from whalefall.application.capacity.forecast_capacity import CapacityForecast
@@ -18,6 +19,7 @@ from whalefall.application.ports.capacity import (
     InstanceSampleView,
 )
 from whalefall.domain.capacity import PeriodType
+from whalefall.domain.instances import DbEngine
 
 
 class InstanceRefOut(msgspec.Struct, kw_only=True):
@@ -235,3 +237,20 @@ class AggregateIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     def window_spec(self) -> object:
         return self.window if isinstance(self.window, str) else {"start": self.window.start.isoformat()}
+
+
+class CollectIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /capacity/actions/collect`: api.md §1.13 Selection plus `include_tables` (absent = each instance's
+    `collect_table_sizes`)."""
+
+    instance_ids: Annotated[list[Annotated[int, Meta(ge=1)]], Meta(max_length=5000)] | None = None
+    db_types: list[DbEngine] | None = None
+    tags_any: Annotated[list[str], Meta(max_length=100)] | None = None
+    tags_all: Annotated[list[str], Meta(max_length=100)] | None = None
+    include_tables: bool | None = None
+
+
+class SyncCapacityIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /instances/{id}/actions/sync-capacity`: `include_tables` (absent = the instance's flag)."""
+
+    include_tables: bool | None = None

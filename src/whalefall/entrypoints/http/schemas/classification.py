@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -13,6 +13,7 @@ from whalefall.application.classification.assignments import Statistics
 from whalefall.application.classification.dry_run import DryRunResult
 from whalefall.application.classification.explain_rule import ExplainResult
 from whalefall.application.classification.rules import RuleCheck
+from whalefall.application.classification.statistics_trend import Trend
 from whalefall.application.ports.classification import (
     AssignmentView,
     ClassificationView,
@@ -249,6 +250,16 @@ class SamplesOut(msgspec.Struct, kw_only=True):
     errored: list[int]
 
 
+class ClassificationEffectOut(msgspec.Struct, kw_only=True):
+    """Membership flips of the draft's classification; the id lists are capped at `sample_limit`."""
+
+    classification_id: int
+    gain_count: int
+    lose_count: int
+    gain: list[int]
+    lose: list[int]
+
+
 class DryRunOut(msgspec.Struct, kw_only=True):
     at: datetime
     evaluated_accounts: int
@@ -260,11 +271,17 @@ class DryRunOut(msgspec.Struct, kw_only=True):
     engines_without_facts: list[str]
     ledger_unknown_at_t: list[int]
     samples: SamplesOut
+    classification_effect: ClassificationEffectOut | None = None
 
     @classmethod
-    def of(cls, r: DryRunResult) -> DryRunOut:
+    def of(cls, r: DryRunResult, sample_limit: int = 200) -> DryRunOut:
         samples = r.samples
-        return cls(at=r.at, evaluated_accounts=r.evaluated_accounts, matched=r.matched,
+        effect = r.classification_effect
+        return cls(classification_effect=ClassificationEffectOut(
+                       classification_id=effect.classification_id, gain_count=len(effect.gain),
+                       lose_count=len(effect.lose), gain=list(effect.gain[:sample_limit]),
+                       lose=list(effect.lose[:sample_limit])) if effect is not None else None,
+                   at=r.at, evaluated_accounts=r.evaluated_accounts, matched=r.matched,
                    compared_matched=r.compared_matched, newly_matching=r.newly_matching,
                    no_longer_matching=r.no_longer_matching, errored=r.errored,
                    engines_without_facts=[e.value for e in r.engines_without_facts],
@@ -357,18 +374,60 @@ class StatItemOut(msgspec.Struct, kw_only=True):
     rules: list[RuleStatOut]
 
 
+class LastSessionOut(msgspec.Struct, kw_only=True):
+    session_id: str
+    finished_at: datetime
+
+
 class StatisticsOut(msgspec.Struct, kw_only=True):
     as_of: datetime
+    last_session: LastSessionOut | None
+    unclassified_count: int
     items: list[StatItemOut]
+    engines_without_facts: list[str]
 
     @classmethod
     def of(cls, s: Statistics) -> StatisticsOut:
-        return cls(as_of=s.as_of, items=[
+        last = s.last_session
+        return cls(as_of=s.as_of, unclassified_count=s.unclassified_count,
+                   engines_without_facts=[e.value for e in s.engines_without_facts],
+                   last_session=LastSessionOut(session_id=last.session_id, finished_at=last.finished_at)
+                   if last else None, items=[
             StatItemOut(classification=ClassificationOut.of(i.classification), account_count=i.account_count,
                         by_db_type=dict(i.by_db_type),
                         rules=[RuleStatOut(rule_id=r.rule_id, name=r.name, error_count=r.error_count,
                                            matched_account_count=r.matched_account_count) for r in i.rules])
             for i in s.items])
+
+
+class TrendPointOut(msgspec.Struct, kw_only=True):
+    period_start: date
+    period_end: date
+    avg_count: float | None
+    min_count: int | None
+    max_count: int | None
+    covered_days: int
+    expected_days: int
+
+
+class TrendSeriesOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    points: list[TrendPointOut]
+    classification_id: int | None = None
+    rule_id: int | None = None
+
+
+class TrendOut(msgspec.Struct, kw_only=True):
+    period_type: str
+    series: list[TrendSeriesOut]
+
+    @classmethod
+    def of(cls, t: Trend) -> TrendOut:
+        return cls(period_type=t.period_type.value, series=[
+            TrendSeriesOut(classification_id=s.classification_id, rule_id=s.rule_id, points=[
+                TrendPointOut(period_start=p.period_start, period_end=p.period_end, avg_count=p.avg_count,
+                              min_count=p.min_count, max_count=p.max_count, covered_days=p.covered_days,
+                              expected_days=p.expected_days) for p in s.points])
+            for s in t.series])
 
 
 def catalog_out(document: Mapping[str, object]) -> dict[str, object]:

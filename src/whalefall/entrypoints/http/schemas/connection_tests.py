@@ -1,11 +1,23 @@
-"""Response body of the connection-test route (api.md §2 ConnectionTestResult, capacity.md §2.4)."""
+"""Bodies of the connection-test routes (api.md §2 ConnectionTestResult, capacity.md §2.4; the batch request)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+from msgspec import Meta
 
 from whalefall.application.instances.test_connection import ConnectionTestResult
 from whalefall.application.ports.connectors import ServerInfo
+from whalefall.domain.sessions.sessions import MAX_CONNECTION_TEST_TARGETS
+
+InstanceIdIn = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
+
+class ConnectionTestsIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """`POST /instances/actions/test-connections`: only registered instances, by id (no endpoint, no secret)."""
+
+    instance_ids: Annotated[list[InstanceIdIn], Meta(min_length=1, max_length=MAX_CONNECTION_TEST_TARGETS)]
 
 
 class ServerOut(msgspec.Struct, kw_only=True):

@@ -61,15 +61,24 @@ class CheckOut(msgspec.Struct, kw_only=True):
     message: str
 
 
+class MaintenanceOut(msgspec.Struct, kw_only=True):
+    session_id: str
+    status: str
+    finished_at: datetime | None
+
+
 class StatusOut(msgspec.Struct, kw_only=True):
     status: str
     checks: list[CheckOut]
-    last_maintenance: dict[str, object] | None
+    last_maintenance: MaintenanceOut | None
     next_maintenance_at: datetime
 
     @classmethod
     def of(cls, health: PartitionHealth) -> StatusOut:
-        return cls(status=health.status, last_maintenance=None, next_maintenance_at=health.next_maintenance_at,
+        last = health.last_maintenance
+        return cls(status=health.status, next_maintenance_at=health.next_maintenance_at,
+                   last_maintenance=None if last is None else MaintenanceOut(
+                       session_id=last.session_id, status=last.status, finished_at=last.finished_at),
                    checks=[CheckOut(check=c.check, table=c.table, status=c.status, message=c.message)
                            for c in health.checks])
 

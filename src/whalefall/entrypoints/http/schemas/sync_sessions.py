@@ -109,6 +109,7 @@ class RecordOut(msgspec.Struct, kw_only=True):
     error_code: str | None
     error_class: str | None
     error_message: str | None
+    error_items: int
     counters: dict[str, Any]
     warnings: list[RecordWarningOut]
     details: dict[str, Any]
@@ -123,7 +124,7 @@ class RecordOut(msgspec.Struct, kw_only=True):
             started_at=view.started_at, finished_at=view.finished_at,
             duration_ms=_duration_ms(view.started_at, view.finished_at), lease_expires_at=view.lease_expires_at,
             heartbeat_at=view.heartbeat_at, error_code=view.error_code, error_class=view.error_class,
-            error_message=view.error_message, counters=dict(view.counters),
+            error_message=view.error_message, error_items=view.error_items, counters=dict(view.counters),
             warnings=[RecordWarningOut(code=str(w.get("code", "")), message=str(w.get("message", "")))
                       for w in view.warnings],
             details=dict(view.details))

@@ -1,19 +1,21 @@
 """SqlAlchemySessionStore: sync sessions and records with conditional-update transitions (operations.md §1.2–1.6).
 
-A record transition updates the record with `WHERE status = :from [AND lease_owner = :worker]` first and then, as
-its last statement, moves the session's counters incrementally (`pending = pending - 1, running = running + 1`,
-…) with a conditional update that takes the session row lock (PostgreSQL row lock; SQLite transactions hold the
-write lock, see engine.py and unit_of_work.py), so the hot session row stays locked for one statement and the
-commit. Lock order everywhere: record rows, then the session row (a cancel request cancels the pending records
-before it locks the session). When a transition leaves nothing pending or running, the counters are recomputed
-from the records and the session is finalised in the same transaction (the recompute is also the safety net of
-the cancel request and the reaper's finaliser). A transition that matches no row is discarded and logged as
-`session.stale_transition`.
+A record transition updates the record rows with `WHERE status = :from [AND lease_owner = :worker]` first and
+then, as its last statements, moves the session's counters incrementally (`pending = pending - n, running =
+running + n`, …) with a conditional update that takes the session row lock (PostgreSQL row lock; SQLite
+transactions hold the write lock, see engine.py and unit_of_work.py), so the hot session row stays locked for one
+statement and the commit. The runtime's group commit (application/sessions/batching.py) hands several records to
+`claim_many` / `finish_many` at once: one snapshot read, one claim update, one executemany of the finishes, one
+session update per session. Incremental counters equal a recount because every record moves exactly once from the
+counter it was counted in to the one it is in now (its conditional update matched). Lock order everywhere: record
+rows (in id order), then session rows (in id order); a cancel request cancels the pending records before it locks
+the session. When a transition leaves nothing pending or running, the counters are recomputed from the records and
+the session is finalised in the same transaction (the recompute is also the safety net of the cancel request and
+the reaper's finaliser). A transition that matches no row is discarded and logged as `session.stale_transition`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 import zlib
@@ -21,11 +23,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import case, delete, exists, func, insert, select, text, update
+from sqlalchemy import bindparam, case, delete, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from whalefall.adapters.persistence._sql import fetch_page, make_page
+from whalefall.adapters.persistence.sessions.rows import (
+    bounded_json,
+    bounded_message,
+    bounded_warnings,
+    is_uuid,
+    record_view,
+    session_filters,
+    session_view,
+)
 from whalefall.adapters.persistence.tables.identity import users
 from whalefall.adapters.persistence.tables.instances import instances
 from whalefall.adapters.persistence.tables.sessions import sync_records, sync_sessions
@@ -39,8 +50,10 @@ from whalefall.application.ports.sessions import (
     SessionStore,
     SessionView,
 )
+from whalefall.application.sessions.claims import BatchClaimStore, ClaimSnapshot, instance_state
 from whalefall.application.sessions.open_session import SessionDiscard
-from whalefall.application.sessions.run_record import AttemptStore, ClaimReader, ClaimSnapshot, instance_state
+from whalefall.application.sessions.transactions import AttemptStore, CancelFlagReader
+from whalefall.application.sessions.transitions import FinishReceipt, FinishRequest
 from whalefall.application.shared.paging import Page, PageRequest
 from whalefall.domain.errors import NotFoundError
 from whalefall.domain.sessions.records import RecordStatus, require_transition
@@ -56,9 +69,6 @@ from whalefall.domain.sessions.sessions import (
 
 logger = logging.getLogger(__name__)
 
-MAX_JSON_BYTES: Final = 64 * 1024
-MAX_WARNINGS: Final = 50
-MAX_ERROR_MESSAGE: Final = 4000
 _RUNNING: Final = RecordStatus.RUNNING.value
 _PENDING: Final = RecordStatus.PENDING.value
 _COUNTER_COLUMNS: Final = ("total", "pending", "running", "succeeded", "failed", "skipped", "cancelled")
@@ -68,31 +78,61 @@ _COUNTER_OF: Final = {RecordStatus.PENDING: "pending", RecordStatus.RUNNING: "ru
 
 _SESSION_COLUMNS: Final = (*sync_sessions.c, users.c.username.label("created_by_name"))
 _RECORD_COLUMNS: Final = (*sync_records.c, sync_sessions.c.kind)
+# Advisory locks in (a, b) order: the sorted subquery is scanned in order, so two claimers lock overlapping key
+# sets in the same order (a deadlock would still be detected by PostgreSQL and retried record by record).
+_ADVISORY_LOCKS: Final = text(
+    "SELECT count(pg_advisory_xact_lock(k.a, k.b)) FROM (SELECT u.a, u.b FROM "
+    "unnest(CAST(:a AS integer[]), CAST(:b AS integer[])) AS u(a, b) ORDER BY u.a, u.b) AS k")
 
 
-def bounded_json(value: Mapping[str, object] | None) -> dict[str, Any]:
-    """JSON-safe copy of a typed details/summary object; over 64 KiB it is replaced by a truncation marker."""
-    encoded = json.dumps(dict(value or {}), default=str, sort_keys=True)
-    if len(encoded.encode()) > MAX_JSON_BYTES:
-        return {"truncated": True, "bytes": len(encoded.encode())}
-    loaded: dict[str, Any] = json.loads(encoded)
-    return loaded
+def _snapshot_statement(*, with_others: bool) -> Any:
+    """The claim snapshot of the records `:ids` (expanding): record, session, instance state, and on SQLite the
+    session of another running record of the same kind for the instance."""
+    extra: list[Any] = []
+    if with_others:
+        other, other_session = sync_records.alias("other"), sync_sessions.alias("other_session")
+        extra.append(select(other.c.session_id).select_from(
+            other.join(other_session, other_session.c.id == other.c.session_id)).where(
+            other.c.instance_id == sync_records.c.instance_id, other.c.status == _RUNNING,
+            other_session.c.kind == sync_sessions.c.kind, other.c.id != sync_records.c.id).limit(1)
+            .scalar_subquery().label("o_session_id"))
+    return select(*_SESSION_COLUMNS, *[c.label(f"r_{c.name}") for c in sync_records.c],
+                  instances.c.id.label("i_id"), instances.c.deleted_at.label("i_deleted_at"),
+                  instances.c.is_active.label("i_is_active"), *extra).select_from(
+        sync_records.join(sync_sessions, sync_sessions.c.id == sync_records.c.session_id)
+        .outerjoin(users, users.c.id == sync_sessions.c.created_by)
+        .outerjoin(instances, instances.c.id == sync_records.c.instance_id)).where(
+        sync_records.c.id.in_(bindparam("ids", expanding=True)))
 
 
-def bounded_warnings(warnings: Sequence[Mapping[str, object]]) -> list[dict[str, Any]]:
-    """At most 50 warnings; the 50th says how many more were dropped."""
-    items = [bounded_json(w) for w in warnings]
-    if len(items) > MAX_WARNINGS:
-        dropped = len(items) - MAX_WARNINGS + 1
-        items = [*items[:MAX_WARNINGS - 1], {"code": "WARNINGS_TRUNCATED", "message": f"{dropped} more warnings"}]
-    return items
+_FINISH_READ: Final = select(sync_records.c.id, sync_records.c.session_id, sync_records.c.status,
+                             sync_records.c.lease_owner).where(
+    sync_records.c.id.in_(bindparam("ids", expanding=True))).order_by(sync_records.c.id)
+_FINISH_READ_LOCKED: Final = _FINISH_READ.with_for_update()
+# The condition is repeated in the write although the rows were checked under lock: belt and braces.
+_FINISH_WRITE: Final = update(sync_records).where(
+    sync_records.c.id == bindparam("f_id"), sync_records.c.status == bindparam("f_from")).values(
+    status=bindparam("f_status"), finished_at=bindparam("f_now", type_=sync_records.c.finished_at.type),
+    error_code=bindparam("f_error_code"), error_class=bindparam("f_error_class"),
+    error_message=bindparam("f_error_message"), counters=bindparam("f_counters", type_=sync_records.c.counters.type),
+    warnings=bindparam("f_warnings", type_=sync_records.c.warnings.type),
+    details=bindparam("f_details", type_=sync_records.c.details.type), error_items=bindparam("f_error_items"))
 
 
-def _bounded_message(message: str | None) -> str | None:
-    return None if message is None else message[:MAX_ERROR_MESSAGE]
+def _finish_params(request: FinishRequest, now: datetime) -> dict[str, Any]:
+    outcome = request.outcome
+    return {"f_id": request.record_id, "f_from": request.from_status.value, "f_status": outcome.status.value,
+            "f_now": now, "f_error_code": outcome.error_code, "f_error_class": outcome.error_class,
+            "f_error_message": bounded_message(outcome.error_message), "f_counters": bounded_json(outcome.counters),
+            "f_warnings": bounded_warnings(outcome.warnings), "f_details": bounded_json(outcome.details),
+            "f_error_items": outcome.error_items}
 
 
-class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimReader):
+_SNAPSHOT: Final = _snapshot_statement(with_others=False)
+_SNAPSHOT_SQLITE: Final = _snapshot_statement(with_others=True)
+
+
+class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, BatchClaimStore, CancelFlagReader):
     """The sessions port on the metadata store; writes go through the caller's unit of work."""
 
     def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
@@ -150,73 +190,86 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         await (await self._conn()).execute(delete(sync_sessions).where(sync_sessions.c.id == session_id))
 
     async def get(self, session_id: str, *, for_update: bool = False) -> SessionView | None:
-        if not _is_uuid(session_id):
+        if not is_uuid(session_id):
             return None
         connection = await self._conn()
         if for_update:
             await self._lock_session(connection, session_id)
         row = (await connection.execute(self._session_select().where(sync_sessions.c.id == session_id))).mappings()
         found = row.first()
-        return _session_view(found) if found is not None else None
+        return session_view(found) if found is not None else None
+
+    async def cancel_requested(self, session_ids: Sequence[str]) -> dict[str, bool]:
+        wanted = [s for s in session_ids if is_uuid(s)]
+        flags = dict.fromkeys(session_ids, True)
+        if wanted:
+            rows = await (await self._conn()).execute(select(
+                sync_sessions.c.id, sync_sessions.c.cancel_requested_at).where(sync_sessions.c.id.in_(wanted)))
+            flags.update({str(session_id): at is not None for session_id, at in rows})
+        return flags
 
     async def get_record(self, record_id: int) -> RecordView | None:
         row = (await (await self._conn()).execute(
             self._record_select().where(sync_records.c.id == record_id))).mappings().first()
-        return _record_view(row) if row is not None else None
+        return record_view(row) if row is not None else None
 
-    async def claim_snapshot(self, record_id: int) -> ClaimSnapshot | None:
-        record_columns = [c.label(f"r_{c.name}") for c in sync_records.c]
-        extra: list[Any] = []
-        if self._is_sqlite:  # the claim transaction holds the write lock: this read is atomic with the claim
-            other, other_session = sync_records.alias("other"), sync_sessions.alias("other_session")
-            extra.append(select(other.c.session_id).select_from(
-                other.join(other_session, other_session.c.id == other.c.session_id)).where(
-                other.c.instance_id == sync_records.c.instance_id, other.c.status == _RUNNING,
-                other_session.c.kind == sync_sessions.c.kind, other.c.id != sync_records.c.id).limit(1)
-                .scalar_subquery().label("o_session_id"))
-        statement = select(*_SESSION_COLUMNS, *record_columns, instances.c.id.label("i_id"),
-                           instances.c.deleted_at.label("i_deleted_at"),
-                           instances.c.is_active.label("i_is_active"), *extra).select_from(
-            sync_records.join(sync_sessions, sync_sessions.c.id == sync_records.c.session_id)
-            .outerjoin(users, users.c.id == sync_sessions.c.created_by)
-            .outerjoin(instances, instances.c.id == sync_records.c.instance_id)).where(sync_records.c.id == record_id)
-        row = (await (await self._conn()).execute(statement)).mappings().first()
-        if row is None:
-            return None
-        record = _record_view({**{c.name: row[f"r_{c.name}"] for c in sync_records.c}, "kind": row["kind"]})
-        deleted, active = instance_state(record, found=row["i_id"] is not None,
-                                         deleted=row["i_deleted_at"] is not None, active=bool(row["i_is_active"]))
-        if not self._is_sqlite:
-            return ClaimSnapshot(record, _session_view(row), deleted, active)
-        other_session_id = row["o_session_id"]
-        return ClaimSnapshot(record, _session_view(row), deleted, active, others_checked=True,
-                             other_running_session_id=str(other_session_id) if other_session_id else None)
+    async def claim_snapshots(self, record_ids: Sequence[int]) -> dict[int, ClaimSnapshot]:
+        """One statement for all ids (built once per dialect: building its aliases per call dominated the CPU
+        profile of the fleet benchmark)."""
+        if not record_ids:
+            return {}
+        statement = _SNAPSHOT_SQLITE if self._is_sqlite else _SNAPSHOT
+        rows = (await (await self._conn()).execute(statement, {"ids": list(record_ids)})).mappings().all()
+        snapshots: dict[int, ClaimSnapshot] = {}
+        for row in rows:
+            record = record_view({**{c.name: row[f"r_{c.name}"] for c in sync_records.c}, "kind": row["kind"]})
+            deleted, active = instance_state(record, found=row["i_id"] is not None,
+                                             deleted=row["i_deleted_at"] is not None,
+                                             active=bool(row["i_is_active"]))
+            if self._is_sqlite:  # the claim transaction holds the write lock: this read is atomic with the claim
+                other = row["o_session_id"]
+                snapshots[record.id] = ClaimSnapshot(record, session_view(row), deleted, active, others_checked=True,
+                                                     other_running_session_id=str(other) if other else None)
+            else:
+                snapshots[record.id] = ClaimSnapshot(record, session_view(row), deleted, active)
+        return snapshots
 
     async def claim(self, record_id: int, *, worker_id: str, lease_ttl_s: float, now: datetime) -> RecordView | None:
-        """The record's conditional update (refused while its session is cancel-requested or not running), then the
-        session's counters move pending → running: the session row is locked by the last statement only."""
+        claimed = await self.claim_many([record_id], worker_id=worker_id, lease_ttl_s=lease_ttl_s, now=now)
+        return claimed[0] if claimed else None
+
+    async def claim_many(self, record_ids: Sequence[int], *, worker_id: str, lease_ttl_s: float,
+                         now: datetime) -> list[RecordView]:
+        """The records' conditional update (refused while their session is cancel-requested or not running), then
+        each session's counters move pending → running by the number it got: the session row is locked after
+        the record rows, like every record transition."""
+        if not record_ids:
+            return []
         connection = await self._conn()
         blocked = exists(select(1).where(
             sync_sessions.c.id == sync_records.c.session_id,
             sync_sessions.c.cancel_requested_at.is_not(None)
             | (sync_sessions.c.status != SessionStatus.RUNNING.value)))
-        claimed = (await connection.execute(update(sync_records).where(
-            sync_records.c.id == record_id, sync_records.c.status == _PENDING, ~blocked).values(
+        rows = (await connection.execute(update(sync_records).where(
+            sync_records.c.id.in_(sorted(record_ids)), sync_records.c.status == _PENDING, ~blocked).values(
             status=_RUNNING, lease_owner=worker_id, lease_expires_at=now + timedelta(seconds=lease_ttl_s),
             heartbeat_at=now, attempt=sync_records.c.attempt + 1,
-            started_at=func.coalesce(sync_records.c.started_at, now)).returning(*sync_records.c))).mappings().first()
-        if claimed is None:
-            return None
-        session_id = str(claimed["session_id"])
-        session = await self._shift(connection, session_id, RecordStatus.PENDING, RecordStatus.RUNNING, now,
-                                    started=True)
-        if session is None:  # cannot happen (a session with a pending record is running): recompute
-            await self._settle(connection, session_id, now, started=True)
-            kind = (await connection.execute(select(sync_sessions.c.kind).where(
-                sync_sessions.c.id == session_id))).scalar_one()
-        else:
-            kind = session["kind"]
-        return _record_view({**claimed, "kind": kind})
+            started_at=func.coalesce(sync_records.c.started_at, now)).returning(*sync_records.c))).mappings().all()
+        per_session: dict[str, int] = {}
+        for row in rows:
+            per_session[str(row["session_id"])] = per_session.get(str(row["session_id"]), 0) + 1
+        kinds: dict[str, Any] = {}
+        for session_id in sorted(per_session):
+            claimed = per_session[session_id]
+            session, _ = await self._move(connection, session_id, {"pending": -claimed, "running": claimed}, now,
+                                          started=True)
+            if session is None:  # cannot happen (a session with a pending record is running): recompute
+                await self._settle(connection, session_id, now, started=True)
+                kinds[session_id] = (await connection.execute(select(sync_sessions.c.kind).where(
+                    sync_sessions.c.id == session_id))).scalar_one()
+            else:
+                kinds[session_id] = session["kind"]
+        return [record_view({**row, "kind": kinds[str(row["session_id"])]}) for row in rows]
 
     async def start_attempt(self, record_id: int, *, worker_id: str, lease_ttl_s: float,
                             now: datetime) -> RecordView | None:
@@ -232,13 +285,38 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         """On PostgreSQL this also takes a transaction-scoped advisory lock on (kind, instance), so the check and
         a claim that follows in the same transaction are atomic against a concurrent claimer."""
         connection = await self._conn()
-        if not self._is_sqlite:
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                                     {"a": zlib.crc32(kind.value.encode()) - 2**31, "b": instance_id % 2**31})
+        await self._lock_instances(connection, [(kind, instance_id)])
         row = (await connection.execute(self._record_select().where(
             sync_records.c.instance_id == instance_id, sync_records.c.status == _RUNNING,
             sync_sessions.c.kind == kind.value, sync_records.c.id != exclude_record).limit(1))).mappings().first()
-        return _record_view(row) if row is not None else None
+        return record_view(row) if row is not None else None
+
+    async def running_sessions_for_instances(self, keys: Sequence[tuple[SessionKind, int]]
+                                             ) -> dict[tuple[SessionKind, int], str]:
+        if not keys:
+            return {}
+        connection = await self._conn()
+        await self._lock_instances(connection, keys)
+        rows = await connection.execute(select(
+            sync_sessions.c.kind, sync_records.c.instance_id, sync_records.c.session_id).select_from(
+            sync_records.join(sync_sessions, sync_sessions.c.id == sync_records.c.session_id)).where(
+            sync_records.c.status == _RUNNING, sync_records.c.instance_id.in_(sorted({i for _k, i in keys})),
+            sync_sessions.c.kind.in_(sorted({k.value for k, _i in keys}))))
+        wanted = set(keys)
+        found: dict[tuple[SessionKind, int], str] = {}
+        for kind, instance_id, session_id in rows:
+            key = (SessionKind(kind), int(instance_id))
+            if key in wanted:
+                found.setdefault(key, str(session_id))
+        return found
+
+    async def _lock_instances(self, connection: AsyncConnection, keys: Sequence[tuple[SessionKind, int]]) -> None:
+        """PostgreSQL: transaction-scoped advisory locks on (kind, instance), taken in key order with one
+        statement (SQLite: the transaction already holds the write lock)."""
+        if self._is_sqlite:
+            return
+        pairs = sorted({(zlib.crc32(kind.value.encode()) - 2**31, instance_id % 2**31) for kind, instance_id in keys})
+        await connection.execute(_ADVISORY_LOCKS, {"a": [a for a, _b in pairs], "b": [b for _a, b in pairs]})
 
     async def extend_lease(self, record_id: int, *, worker_id: str, lease_ttl_s: float, now: datetime) -> bool:
         result = await (await self._conn()).execute(update(sync_records).where(
@@ -251,20 +329,52 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
                      worker_id: str | None = None, from_status: RecordStatus = RecordStatus.RUNNING) -> bool:
         """The record row is updated before the session row, so the session row is locked by the last statement
         only (every record transition and a cancel request take record rows before the session row)."""
-        require_transition(from_status, outcome.status)
+        receipts = await self.finish_many([FinishRequest(record_id=record_id, outcome=outcome, worker_id=worker_id,
+                                                         from_status=from_status)], now=now)
+        return receipts[0].changed
+
+    async def finish_many(self, requests: Sequence[FinishRequest], *, now: datetime) -> list[FinishReceipt]:
+        """Set-based: the requested record rows are read under their row locks (PostgreSQL `FOR UPDATE` in id
+        order; SQLite: the transaction's write lock), each request's condition (status = from, lease owner) is
+        checked against them, the matching ones are written with one executemany of the same conditional
+        update, then each session is moved once (id order) by the summed shifts of its records. The incremental
+        counters stay equal to a recount because each record moved exactly once from the counter it was counted
+        in to the one it is in now. A record id requested twice: the first matching request wins."""
+        for request in requests:
+            require_transition(request.from_status, request.outcome.status)
+        if not requests:
+            return []
         connection = await self._conn()
-        conditions = [sync_records.c.id == record_id, sync_records.c.status == from_status.value]
-        if worker_id is not None:
-            conditions.append(sync_records.c.lease_owner == worker_id)
-        session_id = (await connection.execute(update(sync_records).where(*conditions).values(
-            status=outcome.status.value, finished_at=now, error_code=outcome.error_code,
-            error_class=outcome.error_class, error_message=_bounded_message(outcome.error_message),
-            counters=bounded_json(outcome.counters), warnings=bounded_warnings(outcome.warnings),
-            details=bounded_json(outcome.details)).returning(sync_records.c.session_id))).scalar()
-        if session_id is None:
-            return _stale(record_id, from_status, outcome.status)
-        await self._shift(connection, str(session_id), from_status, outcome.status, now)
-        return True
+        locked = _FINISH_READ if self._is_sqlite else _FINISH_READ_LOCKED
+        current = {int(row.id): row for row in await connection.execute(
+            locked, {"ids": sorted({r.record_id for r in requests})})}
+        applied: dict[int, FinishRequest] = {}
+        deltas: dict[str, dict[str, int]] = {}
+        for request in sorted(requests, key=lambda r: r.record_id):
+            row = current.get(request.record_id)
+            if (row is None or request.record_id in applied or row.status != request.from_status.value
+                    or (request.worker_id is not None and row.lease_owner != request.worker_id)):
+                _stale(request.record_id, request.from_status, request.outcome.status)
+                continue
+            applied[request.record_id] = request
+            delta = deltas.setdefault(str(row.session_id), {})
+            source, target = _COUNTER_OF[request.from_status], _COUNTER_OF[request.outcome.status]
+            delta[source] = delta.get(source, 0) - 1
+            delta[target] = delta.get(target, 0) + 1
+        if applied:
+            await connection.execute(_FINISH_WRITE, [_finish_params(r, now) for r in applied.values()])
+        finalised = {session_id for session_id in sorted(deltas)
+                     if (await self._move(connection, session_id, deltas[session_id], now))[1]}
+        receipts: list[FinishReceipt] = []
+        for request in requests:
+            if applied.get(request.record_id) is not request:
+                receipts.append(FinishReceipt(changed=False))
+                continue
+            session_id = str(current[request.record_id].session_id)
+            # One receipt per finalised session says so: its listeners are due once, not once per record.
+            receipts.append(FinishReceipt(changed=True, session_id=session_id, finalised=session_id in finalised))
+            finalised.discard(session_id)
+        return receipts
 
     async def release(self, record_id: int, *, worker_id: str, now: datetime) -> bool:
         """Back to `pending` (record row first, then the session row); when the session turned out to be
@@ -288,7 +398,7 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         """Pending records are cancelled before the session row is locked (the lock order of every record
         transition: record rows, then the session row); a refusal rolls the whole transaction back."""
         connection = await self._conn()
-        if _is_uuid(session_id):
+        if is_uuid(session_id):
             await connection.execute(update(sync_records).where(
                 sync_records.c.session_id == session_id, sync_records.c.status == _PENDING).values(
                 status=RecordStatus.CANCELLED.value, finished_at=now))
@@ -308,7 +418,7 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         rows = (await (await self._conn()).execute(self._record_select().where(
             sync_records.c.status == _RUNNING, sync_records.c.lease_expires_at < before).order_by(
             sync_records.c.id))).mappings().all()
-        return [_record_view(row) for row in rows]
+        return [record_view(row) for row in rows]
 
     async def stalled_pending(self, *, before: datetime) -> list[RecordView]:
         """Pending records of running sessions created before the instant, not dispatched since it, whose
@@ -322,7 +432,7 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
             func.coalesce(sync_records.c.last_dispatched_at, sync_sessions.c.created_at) < before,
             ~recent_claim).order_by(sync_records.c.id)
         rows = await (await self._conn()).execute(statement)
-        return [_record_view(row) for row in rows.mappings().all()]
+        return [record_view(row) for row in rows.mappings().all()]
 
     async def mark_dispatched(self, record_ids: Sequence[int], *, now: datetime) -> None:
         if not record_ids:
@@ -347,10 +457,10 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         return finalised
 
     async def list_sessions(self, query: SessionQuery, page: PageRequest) -> Page[SessionView]:
-        statement = self._session_select().where(*_session_filters(query))
+        statement = self._session_select().where(*session_filters(query))
         sortable = {"created_at": sync_sessions.c.created_at, "duration_ms": self._duration()}
         items, total = await fetch_page(await self._conn(), statement, page, sortable, sync_sessions.c.id,
-                                        _session_view)
+                                        session_view)
         return make_page(items, total, page)
 
     async def list_records(self, session_id: str, page: PageRequest, *,
@@ -368,10 +478,10 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
         sortable = {"item_key": sync_records.c.item_key, "status": sync_records.c.status,
                     "finished_at": sync_records.c.finished_at, "id": sync_records.c.id,
                     "failed_first": case((sync_records.c.status == RecordStatus.FAILED.value, 0), else_=1)}
-        if not _is_uuid(session_id):
+        if not is_uuid(session_id):
             return make_page([], 0, page)
         items, total = await fetch_page(await self._conn(), self._record_select().where(*conditions), page,
-                                        sortable, sync_records.c.id, _record_view)
+                                        sortable, sync_records.c.id, record_view)
         return make_page(items, total, page)
 
     def _duration(self) -> Any:
@@ -386,33 +496,46 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
 
     async def _shift(self, connection: AsyncConnection, session_id: str, source: RecordStatus,
                      target: RecordStatus, now: datetime, *, started: bool = False) -> Mapping[Any, Any] | None:
-        """Move one record from the `source` counter to the `target` counter of the running session (a conditional
-        update, which also takes the session row lock), and finalise through a full recompute (`_settle`, the
-        safety net) when the session has nothing pending or running left. The updated row, None when the
-        session is not running."""
-        values: dict[str, Any] = {_COUNTER_OF[source]: sync_sessions.c[_COUNTER_OF[source]] - 1,
-                                  _COUNTER_OF[target]: sync_sessions.c[_COUNTER_OF[target]] + 1}
+        """Move one record from the `source` counter to the `target` counter (see `_move`)."""
+        delta = {_COUNTER_OF[source]: -1, _COUNTER_OF[target]: 1}
+        return (await self._move(connection, session_id, delta, now, started=started))[0]
+
+    async def _move(self, connection: AsyncConnection, session_id: str, delta: Mapping[str, int], now: datetime,
+                    *, started: bool = False) -> tuple[Mapping[Any, Any] | None, bool]:
+        """Add `delta` to the counters of the running session (a conditional update, which also takes the
+        session row lock), and finalise through a full recompute (`_settle`, the safety net) when the session
+        has nothing pending or running left. The updated row (None when the session is not running) and whether
+        this call finalised the session."""
+        values: dict[str, Any] = {name: sync_sessions.c[name] + change for name, change in delta.items() if change}
         if started:
             values["started_at"] = func.coalesce(sync_sessions.c.started_at, now)
+        if not values:
+            values["pending"] = sync_sessions.c.pending  # still lock the row and read it back
         row = (await connection.execute(update(sync_sessions).where(
             sync_sessions.c.id == session_id, sync_sessions.c.status == SessionStatus.RUNNING.value).values(
             values).returning(sync_sessions.c.kind, sync_sessions.c.pending, sync_sessions.c.running,
                               sync_sessions.c.cancel_requested_at))).mappings().first()
+        finalised = False
         if row is not None and row["pending"] <= 0 and row["running"] <= 0:
-            await self._settle(connection, session_id, now, cancel_requested=row["cancel_requested_at"] is not None)
-        return row
+            status = await self._settle(connection, session_id, now,
+                                        cancel_requested=row["cancel_requested_at"] is not None)
+            finalised = status is not SessionStatus.RUNNING
+        return row, finalised
 
     async def _settle(self, connection: AsyncConnection, session_id: str, now: datetime, *,
                       cancel_requested: bool | None = None, started: bool = False) -> SessionStatus:
         """Recompute the counters from the records and finalise the session when nothing is open; a terminal
         session is never rewritten. `cancel_requested` may be passed when the caller read it under the lock."""
-        rows = (await connection.execute(select(sync_records.c.status, func.count()).where(
+        with_errors = func.sum(case((sync_records.c.error_items > 0, 1), else_=0))
+        rows = (await connection.execute(select(sync_records.c.status, func.count(), with_errors).where(
             sync_records.c.session_id == session_id).group_by(sync_records.c.status))).all()
-        counts = {str(status): int(count) for status, count in rows}
+        counts = {str(status): int(count) for status, count, _errored in rows}
+        errored = sum(int(n or 0) for status, _count, n in rows if status == RecordStatus.COMPLETED.value)
         counters = SessionCounters(
             total=sum(counts.values()), pending=counts.get(_PENDING, 0), running=counts.get(_RUNNING, 0),
             succeeded=counts.get(RecordStatus.COMPLETED.value, 0), failed=counts.get(RecordStatus.FAILED.value, 0),
-            skipped=counts.get(RecordStatus.SKIPPED.value, 0), cancelled=counts.get(RecordStatus.CANCELLED.value, 0))
+            skipped=counts.get(RecordStatus.SKIPPED.value, 0), cancelled=counts.get(RecordStatus.CANCELLED.value, 0),
+            with_errors=errored)
         if cancel_requested is None:
             cancel_requested = (await connection.execute(select(sync_sessions.c.cancel_requested_at).where(
                 sync_sessions.c.id == session_id))).scalar() is not None
@@ -440,63 +563,3 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, ClaimRe
 def _stale(record_id: int, source: RecordStatus, target: RecordStatus) -> bool:
     logger.info("session.stale_transition", extra={"record_id": record_id, "from": str(source), "to": str(target)})
     return False
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _session_filters(query: SessionQuery) -> list[Any]:
-    conditions: list[Any] = []
-    if query.kinds:
-        conditions.append(sync_sessions.c.kind.in_(sorted(k.value for k in query.kinds)))
-    if query.statuses:
-        conditions.append(sync_sessions.c.status.in_(sorted(s.value for s in query.statuses)))
-    for column, value in ((sync_sessions.c.trigger, query.trigger), (sync_sessions.c.scope, query.scope)):
-        if value is not None:
-            conditions.append(column == value.value)
-    for column, plain in ((sync_sessions.c.job_id, query.job_id), (sync_sessions.c.created_by, query.created_by)):
-        if plain is not None:
-            conditions.append(column == plain)
-    if query.pipeline_run_id is not None:
-        conditions.append(sync_sessions.c.pipeline_run_id == query.pipeline_run_id
-                          if _is_uuid(query.pipeline_run_id) else sync_sessions.c.id.is_(None))
-    if query.instance_id is not None:
-        conditions.append(exists(select(1).where(
-            sync_records.c.session_id == sync_sessions.c.id, sync_records.c.instance_id == query.instance_id)))
-    if query.since is not None:
-        conditions.append(sync_sessions.c.created_at >= query.since)
-    if query.until is not None:
-        conditions.append(sync_sessions.c.created_at < query.until)
-    return conditions
-
-
-def _session_view(row: Mapping[Any, Any]) -> SessionView:
-    return SessionView(
-        id=str(row["id"]), kind=SessionKind(row["kind"]), scope=SessionScope(row["scope"]),
-        trigger=SessionTrigger(row["trigger"]), status=SessionStatus(row["status"]), job_id=row["job_id"],
-        pipeline_run_id=str(row["pipeline_run_id"]) if row["pipeline_run_id"] is not None else None,
-        step_name=row["step_name"], created_by=row["created_by"], created_by_name=row["created_by_name"],
-        origin_request_id=row["origin_request_id"], params=row["params"] or {}, summary=row["summary"] or {},
-        total=row["total"], pending=row["pending"], running=row["running"], succeeded=row["succeeded"],
-        failed=row["failed"], skipped=row["skipped"], cancelled=row["cancelled"], created_at=row["created_at"],
-        started_at=row["started_at"], finished_at=row["finished_at"],
-        cancel_requested_at=row["cancel_requested_at"], error_code=row["error_code"],
-        error_message=row["error_message"])
-
-
-def _record_view(row: Mapping[Any, Any]) -> RecordView:
-    return RecordView(
-        id=int(row["id"]), session_id=str(row["session_id"]), kind=SessionKind(row["kind"]),
-        item_type=row["item_type"], item_key=row["item_key"], instance_id=row["instance_id"],
-        instance_name=row["instance_name"], status=RecordStatus(row["status"]), attempt=row["attempt"],
-        dispatch_count=row["dispatch_count"], lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"], heartbeat_at=row["heartbeat_at"], started_at=row["started_at"],
-        finished_at=row["finished_at"], error_code=row["error_code"], error_class=row["error_class"],
-        error_message=row["error_message"], counters=row["counters"] or {},
-        warnings=tuple(row["warnings"] or ()), details=row["details"] or {})
-
