@@ -136,7 +136,7 @@ database_size_aggregations = Table(
     PrimaryKeyConstraint("instance_id", "database_name", "period_type", "period_start"),
     postgresql_partition_by="RANGE (period_start)",
 )
-# No plain (period_type, period_start) index: the trend index below has the same leading columns (migration 0015).
+# No plain (period_type, period_start) index: the trend index below has the same leading columns (migration 0012).
 Index("ix_database_size_aggregations_instance_period", database_size_aggregations.c.instance_id,
       database_size_aggregations.c.period_type, database_size_aggregations.c.period_start)
 Index("ix_database_size_aggregations_period_trend", database_size_aggregations.c.period_type,

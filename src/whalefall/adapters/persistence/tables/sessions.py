@@ -95,7 +95,7 @@ sync_records = Table(
     Column("error_class", String(32)),
     Column("error_message", Text),
     # Item errors of a record that still completed (classification: accounts whose evaluation errored); > 0 makes
-    # the session `partial` (revision 0014).
+    # the session `partial` (revision 0011).
     Column("error_items", Integer, nullable=False, server_default=text("0")),
     Column("counters", json_type(), nullable=False),
     Column("warnings", json_type(), nullable=False),

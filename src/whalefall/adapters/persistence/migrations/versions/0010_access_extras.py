@@ -1,7 +1,7 @@
 """Idempotency keys (api.md §1.14)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-22
 
 One row per key scope (SHA-256 of principal, method, route, path parameters and key): the request fingerprint,
@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql
 
 import whalefall.adapters.persistence.types
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """capacity performance: drop the redundant (period_type, period_start) index of database_size_aggregations
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-22
 
 `ix_database_size_aggregations_period_trend` (period_type, period_start, trend) serves every lookup the dropped
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
