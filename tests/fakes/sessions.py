@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from dishka import Provider, Scope, provide
+
 from whalefall.application.errors import QueueUnavailableError
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.task_queue import TaskQueue
@@ -44,6 +46,18 @@ class RecordingTaskQueue(TaskQueue):
 
     async def ping(self) -> bool:
         return self.available
+
+
+class RecordingQueueProvider(Provider):
+    """Replaces the container's broker with a RecordingTaskQueue: for tests of receipts and records, not delivery."""
+
+    def __init__(self, queue: RecordingTaskQueue) -> None:
+        super().__init__()
+        self._queue = queue
+
+    @provide(scope=Scope.APP, override=True)
+    def queue(self) -> TaskQueue:
+        return self._queue
 
 
 async def _complete(_context: RecordContext) -> RecordResult:

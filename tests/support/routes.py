@@ -40,6 +40,7 @@ EXPECTED: Final = {
     ("POST", "/api/v1/instances/{instance_id}/actions/test-connection"): "instances:write",
     ("POST", "/api/v1/instances/actions/test-connections"): "instances:write",
     ("GET", "/api/v1/credentials"): "credentials:read",
+    ("POST", "/api/v1/credentials/actions/rotate-keys"): "system:manage",
     ("POST", "/api/v1/credentials"): "credentials:write",
     ("GET", "/api/v1/credentials/{credential_id}"): "credentials:read",
     ("PATCH", "/api/v1/credentials/{credential_id}"): "credentials:write",

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from tests.fakes.sessions import RecordingTaskQueue
+from tests.fakes.sessions import RecordingQueueProvider, RecordingTaskQueue
 from tests.integration.access.conftest import AccessApi, AccessFactory, redis_url
-from tests.integration.accounts.conftest import RecordingQueueProvider
 from tests.support.http_client import PASSWORD, data_of, error_of
 from whalefall.domain.identity.roles import Role
 

@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from dishka import Provider, Scope, provide
 from dishka.integrations.litestar import LitestarProvider
 from litestar.testing import AsyncTestClient
 
-from tests.fakes.sessions import RecordingTaskQueue
+from tests.fakes.sessions import RecordingQueueProvider, RecordingTaskQueue
 from tests.support.http_client import Api, make_settings
 from tests.support.stores import Store
 from tests.unit.application.accounts.harness import SyncHarness
 from whalefall.adapters.persistence.engine import Database
 from whalefall.application.ports.clock import Clock
-from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.entrypoints.di import make_container
 from whalefall.entrypoints.http.app import create_app
 from whalefall.entrypoints.http.auth import HttpAuthProvider
@@ -30,18 +28,6 @@ async def ledger(store: Store) -> AsyncIterator[SyncHarness]:
         yield SyncHarness(database)
     finally:
         await database.dispose()
-
-
-class RecordingQueueProvider(Provider):
-    """Replaces the broker with a RecordingTaskQueue: these tests check receipts and records, not delivery."""
-
-    def __init__(self, queue: RecordingTaskQueue) -> None:
-        super().__init__()
-        self._queue = queue
-
-    @provide(scope=Scope.APP, override=True)
-    def queue(self) -> TaskQueue:
-        return self._queue
 
 
 @pytest.fixture

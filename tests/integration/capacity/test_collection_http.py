@@ -12,13 +12,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dishka import Provider, Scope, provide
 from dishka.integrations.litestar import LitestarProvider
 from litestar.testing import AsyncTestClient
 from sqlalchemy import insert
 
 from tests.fakes.account_sync import PlainSecretCipher
-from tests.fakes.sessions import RecordingTaskQueue
+from tests.fakes.sessions import RecordingQueueProvider, RecordingTaskQueue
 from tests.integration.capacity.helpers import add_instance, insert_samples
 from tests.support.http_client import Api, data_of, error_of, make_settings
 from tests.support.stores import Store
@@ -30,7 +29,6 @@ from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.capacity.aggregate_capacity import AggregateCapacity, AggregateCapacityInput
 from whalefall.application.ports.capacity import LedgerEntry
 from whalefall.application.ports.clock import Clock
-from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.shared.actor import Actor
 from whalefall.domain.capacity import DatabaseSample, InstanceSample, PeriodType, last_complete_window
 from whalefall.domain.identity.roles import Role
@@ -39,16 +37,6 @@ from whalefall.entrypoints.http.app import create_app
 from whalefall.entrypoints.http.auth import HttpAuthProvider
 
 COLLECT = "/api/v1/capacity/actions/collect"
-
-
-class QueueProvider(Provider):
-    def __init__(self, queue: RecordingTaskQueue) -> None:
-        super().__init__()
-        self._queue = queue
-
-    @provide(scope=Scope.APP, override=True)
-    def queue(self) -> TaskQueue:
-        return self._queue
 
 
 @pytest.fixture
@@ -65,7 +53,7 @@ def extra_settings() -> dict[str, str]:
 async def api(store: Store, tmp_path: Path, queue: RecordingTaskQueue,
               extra_settings: dict[str, str]) -> AsyncIterator[Api]:
     settings = make_settings(tmp_path / "data", store.url, **extra_settings)
-    container = make_container(settings, HttpAuthProvider(), LitestarProvider(), QueueProvider(queue))
+    container = make_container(settings, HttpAuthProvider(), LitestarProvider(), RecordingQueueProvider(queue))
     try:
         app = create_app(container, settings, await container.get(Clock))
         async with AsyncTestClient(app, raise_server_exceptions=False) as client:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dishka import AsyncContainer, Provider, Scope, provide
+from dishka import AsyncContainer
 from sqlalchemy import insert, text
 
-from tests.fakes.sessions import RecordingTaskQueue, ScriptedWork, SettableClock
+from tests.fakes.sessions import RecordingQueueProvider, RecordingTaskQueue, ScriptedWork, SettableClock
 from tests.integration.classification.support import SUPER, add_accounts, create_rule, mysql_instance, now
 from tests.integration.sessions.harness import Harness
 from tests.support.http_client import Api, data_of, error_of, make_settings, running_api
@@ -35,7 +35,6 @@ from whalefall.application.ports.classification import (
     PendingRuns,
 )
 from whalefall.application.ports.sessions import SessionStore, SessionView
-from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.finalised import SessionFinalisedListeners
 from whalefall.application.sessions.open_session import OpenSession, SessionDiscard
@@ -264,18 +263,6 @@ async def test_after_sync_falls_back_to_the_debounced_run_when_the_queue_is_down
         assert await t.after_sync.execute(finished) is None
     assert await api.rows(PENDING) != []
     assert await api.rows("SELECT id FROM sync_sessions WHERE kind = 'classification'") == []
-
-
-class RecordingQueueProvider(Provider):
-    """The container's task queue replaced by a recording one (delivery is not what is checked here)."""
-
-    def __init__(self, queue: RecordingTaskQueue) -> None:
-        super().__init__()
-        self._queue = queue
-
-    @provide(scope=Scope.APP, override=True)
-    def queue(self) -> TaskQueue:
-        return self._queue
 
 
 async def test_defect_20_a_finishing_accounts_sync_session_starts_classification_through_the_runner(

@@ -132,10 +132,10 @@ async def test_viewer_cannot_write_anywhere(api: Api) -> None:
         body = error_of(response, 403, "PERMISSION_DENIED")
         assert body["details"][0]["context"] == {"permission": permission}, (method, path)
         checked += 1
-    assert checked == 26
+    assert checked == 27
     # Refused writes are audited as `denied` in their own transaction (api.md §4.9).
     denied = await api.rows("SELECT actor_id, details FROM audit_events WHERE outcome = 'denied'")
-    assert len(denied) == 26 and {row["actor_id"] for row in denied} == {api.user(Role.VIEWER).id}
+    assert len(denied) == 27 and {row["actor_id"] for row in denied} == {api.user(Role.VIEWER).id}
 
 
 async def test_operator_cannot_manage_users(api: Api) -> None:

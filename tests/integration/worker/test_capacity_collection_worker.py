@@ -3,14 +3,13 @@ records end `completed` after their data commit, or `skipped` NOTHING_TO_DO (ope
 
 from __future__ import annotations
 
-import asyncio
-
-from dishka import AsyncContainer, Provider, Scope, provide
+from dishka import Provider, Scope, provide
 from dishka.integrations.taskiq import TaskiqProvider
 from sqlalchemy import update
 
 from tests.fakes.account_sync import PlainSecretCipher
 from tests.fakes.capacity import CapacityConnectorFactory, FakeCapacityServer
+from tests.integration.worker.test_worker import wait_terminal
 from tests.unit.application.accounts.harness import SyncHarness
 from whalefall.adapters.persistence.engine import Database
 from whalefall.adapters.persistence.tables.instances import instances
@@ -21,7 +20,7 @@ from whalefall.application.capacity.start_capacity_collection import (
 from whalefall.application.ports.connectors import ConnectorFactory, TableSizeRow
 from whalefall.application.ports.scheduler import LaunchRequest, SessionLauncher
 from whalefall.application.ports.security import SecretCipher
-from whalefall.application.ports.sessions import SessionStore, SessionView
+from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.scheduler.defaults import BUILTIN_JOBS
 from whalefall.application.shared.actor import Actor
 from whalefall.application.shared.paging import PageRequest
@@ -45,18 +44,6 @@ class ScriptedEngines(Provider):
         return PlainSecretCipher()
 
 
-async def _terminal(container: AsyncContainer, session_id: str) -> SessionView:
-    async with asyncio.timeout(15):
-        while True:
-            async with container() as scope:
-                view = await (await scope.get(SessionStore)).get(session_id)
-            assert view is not None
-            if view.status is not SessionStatus.RUNNING:
-                found: SessionView = view
-                return found
-            await asyncio.sleep(0.05)
-
-
 async def test_fleet_collection_through_the_worker(settings: Settings) -> None:
     connectors = CapacityConnectorFactory()
     filtered = Settings.from_raw({**settings.raw, "capacity.filters_postgresql_exclude_patterns": "tmp*"})
@@ -72,7 +59,7 @@ async def test_fleet_collection_through_the_worker(settings: Settings) -> None:
             async with container() as scope:
                 session = await (await scope.get(StartCapacityCollection)).execute(
                     StartCapacityCollectionInput(actor=Actor.system("test")))
-            final = await _terminal(container, session.id)
+            final = await wait_terminal(container, session.id)
         assert (final.status, final.succeeded, final.skipped, final.failed) == (SessionStatus.COMPLETED, 1, 1, 0)
         async with container() as scope:
             records = (await (await scope.get(SessionStore)).list_records(session.id, PageRequest(1, 10))).items
@@ -109,7 +96,7 @@ async def test_the_nightly_job_launch_collects_flagged_tables(settings: Settings
                 launched = await (await scope.get(SessionLauncher)).launch(LaunchRequest(
                     kind=SessionKind.CAPACITY_COLLECTION, trigger=SessionTrigger.SCHEDULED,
                     params=dict(BUILTIN_JOBS["capacity_collection"].params_copy()), job_id="capacity_collection"))
-            final = await _terminal(container, launched.session_id)
+            final = await wait_terminal(container, launched.session_id)
         assert (final.status, final.total, final.succeeded) == (SessionStatus.COMPLETED, 2, 2)
         snapshots = await harness.rows("SELECT instance_id, table_name FROM table_size_snapshots")
         assert snapshots == [{"instance_id": flagged, "table_name": "t"}]

@@ -21,6 +21,7 @@ from whalefall.application.ports.connectors import (
     ConnectorFactory,
     ConnectorTimeouts,
 )
+from whalefall.application.ports.metrics import NO_CONNECTOR_METRICS, ConnectorMetrics
 from whalefall.domain.instances import ConnectionTarget, DbEngine, OutboundAllowList
 from whalefall.domain.sessions.backoff import ErrorClass
 
@@ -54,12 +55,18 @@ class ConnectorRegistry(ConnectorFactory):
 
     The one place every outbound connection passes (connection tests, syncs, collections): with an `outbound`
     allow-list, a target is checked (names resolved first) before the engine module is even called, so a denied
-    target is never contacted and entering the connector raises ConnectorError CONFIG_ERROR."""
+    target is never contacted and entering the connector raises ConnectorError CONFIG_ERROR.
+
+    Every ConnectorError leaving a connector's block (raised on entry or by a call inside it) is counted once in
+    `whalefall_connector_errors_total{db_type,error_class}`; an error the caller catches inside the block is its
+    own business and is not counted."""
 
     def __init__(self, *, clock: Clock, threads: DriverThreads, options: ConnectorOptions | None = None,
-                 outbound: OutboundAllowList | None = None, resolver: Resolver = system_resolver) -> None:
+                 outbound: OutboundAllowList | None = None, resolver: Resolver = system_resolver,
+                 metrics: ConnectorMetrics = NO_CONNECTOR_METRICS) -> None:
         self._context = ConnectorContext(threads=threads, clock=clock, options=options or ConnectorOptions())
         self._guard = OutboundGuard(outbound, resolver=resolver)
+        self._metrics = metrics
 
     def capabilities(self, engine: DbEngine) -> frozenset[Capability]:
         return _ENGINES[engine].capabilities
@@ -67,6 +74,9 @@ class ConnectorRegistry(ConnectorFactory):
     def open(self, target: ConnectionTarget, timeouts: ConnectorTimeouts) -> AbstractAsyncContextManager[Connector]:
         """Raises ConnectorError(CONFIG_ERROR) on entry for an auth method the engine's driver cannot use, and
         (code OUTBOUND_NOT_ALLOWED) for a target outside the outbound allow-list."""
+        return _Counted(self._open(target, timeouts), target.db_type, self._metrics)
+
+    def _open(self, target: ConnectionTarget, timeouts: ConnectorTimeouts) -> AbstractAsyncContextManager[Connector]:
         if target.auth_method not in _AUTH_METHODS[target.db_type]:
             return _Refused(ConnectorError(
                 ErrorClass.CONFIG_ERROR, f"{target.db_type.value} does not support auth method {target.auth_method}",
@@ -75,6 +85,32 @@ class ConnectorRegistry(ConnectorFactory):
         if self._guard.allow is None:
             return opener(target, timeouts, self._context)
         return _Guarded(self._guard, lambda: opener(target, timeouts, self._context), target, timeouts.connect_s)
+
+
+class _Counted(AbstractAsyncContextManager[Connector]):
+    """Counts the ConnectorError that leaves the block (on entry, or raised inside it) by engine and class."""
+
+    def __init__(self, inner: AbstractAsyncContextManager[Connector], engine: DbEngine,
+                 metrics: ConnectorMetrics) -> None:
+        self._inner = inner
+        self._engine = engine
+        self._metrics = metrics
+
+    async def __aenter__(self) -> Connector:
+        try:
+            return await self._inner.__aenter__()
+        except ConnectorError as exc:
+            self._count(exc)
+            raise
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if isinstance(error, ConnectorError):
+            self._count(error)
+        return await self._inner.__aexit__(*exc_info)
+
+    def _count(self, error: ConnectorError) -> None:
+        self._metrics.connector_error(db_type=self._engine.value, error_class=str(error.error_class))
 
 
 class _Guarded(AbstractAsyncContextManager[Connector]):

@@ -6,29 +6,40 @@ Labels never carry instance, database or user names or ids (operations.md §9): 
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import date
 from typing import Final, TypeVar
 
 from whalefall.application.errors import StoreUnavailableError
 from whalefall.application.ports.audit import AuditEntry, AuditLog
+from whalefall.application.ports.cache import Cache, CacheUnavailableError
 from whalefall.application.ports.metrics import (
+    CapacityGaugeReader,
+    ConnectorMetrics,
     FleetGaugeReader,
     MetricsExposition,
     OperationsGaugeReader,
     OperationsMetrics,
+    RecordMetrics,
     RequestMetrics,
 )
 from whalefall.application.ports.sessions import SessionView
 from whalefall.application.sessions.finalised import SessionFinalisedListener
 from whalefall.domain.instances import DbEngine
 
+logger = logging.getLogger(__name__)
 CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 STEP_BUCKETS: Final = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0)
+#: One record's work: a connection test takes a second, a large sync or collection up to the 900 s deadline.
+RECORD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0)
+#: Label value for "not applicable": no error class (completed records) or no engine (fleet-item records).
+NONE_LABEL: Final = "none"
 INSTANCE_STATUSES: Final = ("active", "inactive", "deleted")
 LabelValues = tuple[str, ...]
 
@@ -419,3 +430,137 @@ class RegistryOperationsMetrics(OperationsMetrics):
     def pipeline_step_finished(self, pipeline: str, step: str, duration_s: float) -> None:
         self._steps.observe(max(duration_s, 0.0), pipeline=pipeline, step=step)
 
+
+
+class RegistryRecordMetrics(RecordMetrics):
+    """`whalefall_records_finished_total{kind,status,error_class}`, `whalefall_record_duration_seconds{kind,db_type}`
+    and `whalefall_retries_total{kind,error_class}` over the process registry. Counted by the worker that wrote the
+    terminal transition (sum over workers for the fleet figure); records ended by the reaper or by a cancellation
+    of pending records are counted by `whalefall_reaper_actions_total` / the session counters instead. A record
+    without error class or engine carries the label value `none` (an empty value would read as a missing label).
+    Hot path: one dict update per counter, no allocation beyond the label tuple."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self._finished = registry.counter("whalefall_records_finished_total", "Records that became terminal",
+                                          ("kind", "status", "error_class"))
+        self._duration = registry.histogram("whalefall_record_duration_seconds",
+                                            "Duration of a record's run, claim to terminal transition",
+                                            ("kind", "db_type"), buckets=RECORD_BUCKETS)
+        self._retries = registry.counter("whalefall_retries_total", "Attempts retried after a connector error",
+                                         ("kind", "error_class"))
+
+    def record_finished(self, *, kind: str, status: str, error_class: str | None, db_type: str | None,
+                        duration_s: float | None) -> None:
+        self._finished.inc(kind=kind, status=status, error_class=error_class or NONE_LABEL)
+        if duration_s is not None:
+            self._duration.observe(max(duration_s, 0.0), kind=kind, db_type=db_type or NONE_LABEL)
+
+    def record_retried(self, *, kind: str, error_class: str) -> None:
+        self._retries.inc(kind=kind, error_class=error_class)
+
+
+class RegistryConnectorMetrics(ConnectorMetrics):
+    """`whalefall_connector_errors_total{db_type,error_class}` over the process registry."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self._errors = registry.counter("whalefall_connector_errors_total",
+                                        "Connector errors (connect or call) by engine and error class",
+                                        ("db_type", "error_class"))
+
+    def connector_error(self, *, db_type: str, error_class: str) -> None:
+        self._errors.inc(db_type=db_type, error_class=error_class)
+
+
+class CountingCache(Cache):
+    """Decorates the Cache port: `whalefall_cache_requests_total{cache,result}`. `cache` is the first segment of the
+    key (`dashboard` for `dashboard:v1:runs`: keys are code-defined, so the label is bounded). A `get` counts
+    `hit` or `miss`; a failing operation of any kind counts `error` (operations.md §7: cache errors are counted,
+    never raised past the caller's fallback) and the error is re-raised unchanged."""
+
+    def __init__(self, inner: Cache, registry: MetricsRegistry) -> None:
+        self._inner = inner
+        self._requests = registry.counter("whalefall_cache_requests_total", "Cache requests by cache and result",
+                                          ("cache", "result"))
+
+    async def get(self, key: str) -> str | None:
+        try:
+            value = await self._inner.get(key)
+        except CacheUnavailableError:
+            self._requests.inc(cache=_cache_name(key), result="error")
+            raise
+        self._requests.inc(cache=_cache_name(key), result="miss" if value is None else "hit")
+        return value
+
+    async def set(self, key: str, value: str, *, ttl_s: int) -> None:
+        try:
+            await self._inner.set(key, value, ttl_s=ttl_s)
+        except CacheUnavailableError:
+            self._requests.inc(cache=_cache_name(key), result="error")
+            raise
+
+    async def delete(self, *keys: str) -> None:
+        try:
+            await self._inner.delete(*keys)
+        except CacheUnavailableError:
+            for name in sorted({_cache_name(key) for key in keys}):
+                self._requests.inc(cache=name, result="error")
+            raise
+
+
+def _cache_name(key: str) -> str:
+    return key.split(":", 1)[0] or NONE_LABEL
+
+
+class CapacityGauges:
+    """`whalefall_capacity_fleet_bytes`, `whalefall_capacity_stale_instances` and
+    `whalefall_capacity_incomplete_instances` from the dashboard's capacity figures (same definitions: Σ latest
+    sample of active instances collected on or after today − 1, instances whose latest sample is older, instances
+    incomplete in the last complete daily aggregation), recomputed at most every `ttl_s` seconds. Instances never
+    collected are not stale (the dashboard lists them apart)."""
+
+    def __init__(self, registry: MetricsRegistry, *, ttl_s: float = 15.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._fleet = registry.gauge("whalefall_capacity_fleet_bytes",
+                                     "Fleet total bytes: latest fresh sample of every active instance")
+        self._stale = registry.gauge("whalefall_capacity_stale_instances",
+                                     "Active instances whose latest capacity sample is older than yesterday")
+        self._incomplete = registry.gauge("whalefall_capacity_incomplete_instances",
+                                          "Instances incomplete in the last complete daily aggregation")
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._computed_at: float | None = None
+
+    async def refresh(self, reader: CapacityGaugeReader, today: date) -> None:
+        now = self._monotonic()
+        if self._computed_at is not None and now - self._computed_at < self._ttl_s:
+            return
+        try:
+            figures = await reader.capacity(today=today)
+        except Exception:  # the dashboard reader does not translate store errors; the scrape must still answer
+            logger.warning("metrics.capacity_gauges_failed", exc_info=True)
+            return  # keep the last values
+        self._fleet.set(_figure(figures, "fleet_total_bytes"))
+        self._stale.set(_figure(figures, "stale"))
+        self._incomplete.set(_figure(figures, "incomplete_instances"))
+        self._computed_at = now
+
+
+def _figure(figures: Mapping[str, object], name: str) -> float:
+    value = figures.get(name)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+class CapacityExposition(MetricsExposition):
+    """Decorates a scrape: the capacity gauges are refreshed through the request's reader first (`today` is the
+    business date of the configured time zone, as on the dashboard)."""
+
+    def __init__(self, inner: MetricsExposition, gauges: CapacityGauges, reader: CapacityGaugeReader,
+                 today: Callable[[], date]) -> None:
+        self._inner = inner
+        self._gauges = gauges
+        self._reader = reader
+        self._today = today
+
+    async def render(self) -> str:
+        await self._gauges.refresh(self._reader, self._today())
+        return await self._inner.render()

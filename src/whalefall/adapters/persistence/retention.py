@@ -4,6 +4,8 @@ rows in one statement and one transaction."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Final
 
@@ -47,100 +49,89 @@ async def _delete_children_then_parents(connection: AsyncConnection, *, parent: 
     return removed + int(result.rowcount or 0)
 
 
-class SqlAlchemySessionPurger(ExpiredRowPurger):
-    """Terminal sessions finished before the cutoff, with their records; never a running session and never a
-    session of a running pipeline run (its step outcome is still to be read)."""
+class _BatchPurger(ExpiredRowPurger):
+    """One `delete_batch` = one transaction on the metadata store."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def delete_batch(self, cutoff: datetime, limit: int) -> int:
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A driver or network failure → StoreUnavailableError (the retention job stops and retries next run)."""
         try:
             async with self._database.engine.begin() as connection:
-                running_runs = [str(r) for r in (await connection.execute(
-                    select(pipeline_runs.c.id).where(pipeline_runs.c.status == "running"))).scalars()]
-                eligible = and_(sync_sessions.c.status != "running", sync_sessions.c.finished_at.is_not(None),
-                                sync_sessions.c.finished_at < cutoff)
-                if running_runs:
-                    eligible = and_(eligible, (sync_sessions.c.pipeline_run_id.is_(None)
-                                               | sync_sessions.c.pipeline_run_id.not_in(running_runs)))
-                return await _delete_children_then_parents(
-                    connection, parent=sync_sessions, child=sync_records, child_fk=sync_records.c.session_id,
-                    eligible=eligible, limit=limit)
+                yield connection
         except (SQLAlchemyError, OSError) as exc:
             raise StoreUnavailableError() from exc
 
 
-class SqlAlchemyPipelineRunPurger(ExpiredRowPurger):
-    """Terminal pipeline runs finished before the cutoff, with their step runs."""
+class SqlAlchemySessionPurger(_BatchPurger):
+    """Terminal sessions finished before the cutoff, with their records; never a running session and never a
+    session of a running pipeline run (its step outcome is still to be read)."""
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
+    async def delete_batch(self, cutoff: datetime, limit: int) -> int:
+        async with self._transaction() as connection:
+            running_runs = [str(r) for r in (await connection.execute(
+                select(pipeline_runs.c.id).where(pipeline_runs.c.status == "running"))).scalars()]
+            eligible = and_(sync_sessions.c.status != "running", sync_sessions.c.finished_at.is_not(None),
+                            sync_sessions.c.finished_at < cutoff)
+            if running_runs:
+                eligible = and_(eligible, (sync_sessions.c.pipeline_run_id.is_(None)
+                                           | sync_sessions.c.pipeline_run_id.not_in(running_runs)))
+            return await _delete_children_then_parents(
+                connection, parent=sync_sessions, child=sync_records, child_fk=sync_records.c.session_id,
+                eligible=eligible, limit=limit)
+
+
+class SqlAlchemyPipelineRunPurger(_BatchPurger):
+    """Terminal pipeline runs finished before the cutoff, with their step runs."""
 
     async def delete_batch(self, cutoff: datetime, limit: int) -> int:
         eligible = and_(pipeline_runs.c.status != "running", pipeline_runs.c.finished_at.is_not(None),
                         pipeline_runs.c.finished_at < cutoff)
-        try:
-            async with self._database.engine.begin() as connection:
-                return await _delete_children_then_parents(
-                    connection, parent=pipeline_runs, child=pipeline_step_runs, child_fk=pipeline_step_runs.c.run_id,
-                    eligible=eligible, limit=limit)
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError() from exc
+        async with self._transaction() as connection:
+            return await _delete_children_then_parents(
+                connection, parent=pipeline_runs, child=pipeline_step_runs, child_fk=pipeline_step_runs.c.run_id,
+                eligible=eligible, limit=limit)
 
 
-class SqlAlchemyJobFirePurger(ExpiredRowPurger):
+class SqlAlchemyJobFirePurger(_BatchPurger):
     """Fires recorded before the cutoff (`fired_at`)."""
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
 
     async def delete_batch(self, cutoff: datetime, limit: int) -> int:
         victims = select(job_fires.c.id).where(job_fires.c.fired_at < cutoff).order_by(job_fires.c.id).limit(limit)
-        try:
-            async with self._database.engine.begin() as connection:
-                result = await connection.execute(delete(job_fires).where(job_fires.c.id.in_(victims)))
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError() from exc
+        async with self._transaction() as connection:
+            result = await connection.execute(delete(job_fires).where(job_fires.c.id.in_(victims)))
         return int(result.rowcount or 0)
 
 
-class SqlAlchemyHeartbeatPurger(ExpiredRowPurger):
+class SqlAlchemyHeartbeatPurger(_BatchPurger):
     """Heartbeat rows of processes last seen before the cutoff (stopped or replaced containers)."""
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
 
     async def delete_batch(self, cutoff: datetime, limit: int) -> int:
         victims = (select(process_heartbeats.c.process_id).where(process_heartbeats.c.last_seen_at < cutoff)
                    .order_by(process_heartbeats.c.process_id).limit(limit))
-        try:
-            async with self._database.engine.begin() as connection:
-                result = await connection.execute(
-                    delete(process_heartbeats).where(process_heartbeats.c.process_id.in_(victims)))
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError() from exc
+        async with self._transaction() as connection:
+            result = await connection.execute(
+                delete(process_heartbeats).where(process_heartbeats.c.process_id.in_(victims)))
         return int(result.rowcount or 0)
 
 
-class SqliteCapacityRowPurger(ExpiredRowPurger):
+class SqliteCapacityRowPurger(_BatchPurger):
     """SQLite only (capacity.md §8.3: PostgreSQL drops monthly partitions instead): rows of one formerly
     partitioned table whose partition key date lies before the cutoff's date, by `rowid` (the tables have
     composite keys)."""
 
     def __init__(self, database: Database, table: str) -> None:
-        self._database = database
+        super().__init__(database)
         self._table = SAMPLE_KEYS_TABLES[table]
         self._key = self._table.c[PARTITION_KEYS[table]]
 
     async def delete_batch(self, cutoff: datetime, limit: int) -> int:
         rowid: ColumnElement[int] = literal_column("rowid")
         victims = select(rowid).select_from(self._table).where(self._key < cutoff.date()).limit(limit)
-        try:
-            async with self._database.engine.begin() as connection:
-                result = await connection.execute(delete(self._table).where(rowid.in_(victims)))
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError() from exc
+        async with self._transaction() as connection:
+            result = await connection.execute(delete(self._table).where(rowid.in_(victims)))
         return int(result.rowcount or 0)
 
 

@@ -15,11 +15,11 @@ from whalefall.application.ports.audit import AuditEntry, AuditLog
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.csv_codec import CellValue, ExportTooLargeError
+from whalefall.application.shared.csv_codec import CellValue
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS, check_export_size, given_filters
 from whalefall.application.shared.paging import PageRequest
 from whalefall.domain.identity.roles import Permission
 
-DEFAULT_MAX_ROWS: Final = 200_000
 COLUMNS: Final = ("observed_at", "instance_name", "db_type", "namespace", "key", "type", "granted", "revoked",
                   "memberships_added", "memberships_removed", "attributes", "session_id")
 
@@ -97,16 +97,13 @@ class ExportAccountChanges:
         query = ChangeQuery(since=start, until=end, instance_ids=q.instance_ids, account_ids=q.account_ids,
                             db_types=q.db_types, types=q.types, session_id=q.session_id, q=q.q)
         total = (await self.accounts.changes(query, PageRequest(page=1, limit=1))).total
-        if total > self.max_rows:
-            raise ExportTooLargeError(total, self.max_rows)
+        check_export_size(total, self.max_rows)
         rows = await self.accounts.export_changes(query)
         filters: dict[str, object] = {
             "from": start.isoformat(), "to": end.isoformat(), "instance_id": sorted(q.instance_ids),
             "account_id": sorted(q.account_ids), "db_type": sorted(q.db_types), "type": sorted(q.types),
             "session_id": q.session_id, "q": q.q}
-        await self.audit.record(AuditEntry(
-            actor=data.actor, action="export.download", target_type="account_changes",
-            details={"resource": "account_changes", "row_count": len(rows),
-                     "filters": {key: value for key, value in filters.items() if value not in (None, [])}}))
+        await self.audit.record(AuditEntry.export_download(data.actor, "account_changes", len(rows),
+                                                           given_filters(filters)))
         await self.uow.commit()
         return rows

@@ -9,11 +9,11 @@ from whalefall.application.ports.accounts import AccountLedgerReader, AccountQue
 from whalefall.application.ports.audit import AuditEntry, AuditLog
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.csv_codec import CellValue, ExportTooLargeError
+from whalefall.application.shared.csv_codec import CellValue
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS, check_export_size
 from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.identity.roles import Permission
 
-DEFAULT_MAX_ROWS: Final = 200_000
 COLUMNS: Final = ("instance_name", "db_type", "kind", "namespace", "key", "is_active", "login_capable", "is_locked",
                   "is_superuser", "password_expired", "roles", "classifications", "primary_classification",
                   "instance_tags", "first_seen_at", "deactivated_at", "last_changed_at", "last_synced_at")
@@ -54,12 +54,9 @@ class ExportAccounts:
         data.actor.require(Permission.ACCOUNTS_READ)
         data.actor.require(Permission.EXPORTS_RUN)
         total = (await self.accounts.list_accounts(data.query, PageRequest(page=1, limit=1))).total
-        if total > self.max_rows:
-            raise ExportTooLargeError(total, self.max_rows)
+        check_export_size(total, self.max_rows)
         rows = await self.accounts.export_accounts(data.query, PageRequest(page=1, limit=1, sort=data.sort))
-        await self.audit.record(AuditEntry(
-            actor=data.actor, action="export.download", target_type="accounts",
-            details={"resource": "accounts", "row_count": len(rows), "filters": _filters(data.query)}))
+        await self.audit.record(AuditEntry.export_download(data.actor, "accounts", len(rows), _filters(data.query)))
         await self.uow.commit()
         return rows
 

@@ -20,9 +20,10 @@ from whalefall.application.ports.connectors import (
     ConnectorFactory,
     ConnectorTimeouts,
 )
-from whalefall.application.ports.instances import CredentialRepository, InstanceRecord, InstanceRepository
-from whalefall.application.ports.security import SecretCipher, credential_associated_data
+from whalefall.application.ports.instances import CredentialRepository, InstanceRepository
+from whalefall.application.ports.security import SecretCipher
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.instance_targets import connection_target, skip_code
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
 from whalefall.domain.accounts.changes import ChangeType
 from whalefall.domain.accounts.diff import SnapshotDiff, diff_snapshot, stale_principals
@@ -41,7 +42,7 @@ from whalefall.domain.accounts.rows.oracle import OracleCatalogRows
 from whalefall.domain.accounts.rows.postgresql import PgCatalogRows
 from whalefall.domain.accounts.rows.sqlserver import SqlServerCatalogRows
 from whalefall.domain.errors import InvalidStateError
-from whalefall.domain.instances import ConnectionTarget, DbEngine, Flavor, InstanceId
+from whalefall.domain.instances import DbEngine, Flavor, InstanceId
 from whalefall.domain.sessions.backoff import ErrorClass
 
 MAX_WARNINGS: Final = 50
@@ -145,11 +146,11 @@ class RunInstanceSync(RecordWork):
             raise InvalidStateError("an accounts_sync record must name an instance")
         instance_id = InstanceId(context.record.instance_id)
         instance = await self.instances.get(instance_id)
-        skipped = self._skip_code(instance)
+        skipped = skip_code(instance)
         if skipped is not None or instance is None:
             await self.uow.rollback()
             return RecordResult(skipped_code=skipped or "INSTANCE_DELETED")
-        target = await self._target(instance)
+        target = await connection_target(instance, self.credentials, self.cipher)
         await self.uow.rollback()  # end the read transaction: SQLite would hold its write lock while we collect
         await context.check_cancel()
         async with self.connectors.open(target, self.timeouts) as connector:
@@ -192,30 +193,6 @@ class RunInstanceSync(RecordWork):
         await context.check_cancel()
         await self.uow.commit()
         return diff, applied.principal_ids
-
-    @staticmethod
-    def _skip_code(instance: InstanceRecord | None) -> str | None:
-        if instance is None or instance.deleted_at is not None:
-            return "INSTANCE_DELETED"
-        return None if instance.is_active else "INSTANCE_INACTIVE"
-
-    async def _target(self, instance: InstanceRecord) -> ConnectionTarget:
-        """Decrypt the credential; a missing or unreadable one is a configuration failure of the instance."""
-        if instance.credential is None:
-            raise ConnectorError(ErrorClass.CONFIG_ERROR, "The instance has no credential",
-                                 error_code="CREDENTIAL_MISSING")
-        record = await self.credentials.get(instance.credential.id)
-        secret = await self.credentials.get_secret(instance.credential.id)
-        if record is None or secret is None:
-            raise ConnectorError(ErrorClass.CONFIG_ERROR, "The instance has no credential",
-                                 error_code="CREDENTIAL_MISSING")
-        try:
-            plaintext = self.cipher.decrypt(secret, associated_data=credential_associated_data(record.id))
-        except InvalidStateError as exc:
-            raise ConnectorError(ErrorClass.CONFIG_ERROR, exc.message, error_code=exc.code) from exc
-        return ConnectionTarget(instance_id=instance.id, db_type=instance.db_type, host=instance.host,
-                                port=instance.port, database_name=instance.database_name, username=record.username,
-                                secret=plaintext, auth_method=record.auth_method)
 
     @staticmethod
     def _result(snapshot: InstanceSnapshot, outcome: tuple[SnapshotDiff, Mapping[PrincipalRef, int]]) -> RecordResult:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from whalefall.application.audit.query_audit_events import AuditSearchInput
 from whalefall.application.audit.reader import AuditEventReader, AuditEventView
 from whalefall.application.ports.audit import AuditEntry, AuditLog
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.unit_of_work import UnitOfWork
-from whalefall.application.shared.csv_codec import ExportTooLargeError
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS, check_export_size, given_filters
 from whalefall.domain.identity.roles import Permission
-
-DEFAULT_MAX_ROWS: Final = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +31,14 @@ class ExportAuditEvents:
         data.actor.require(Permission.EXPORTS_RUN)
         query = data.query(self.clock.now())
         total = await self.events.count(query)
-        if total > self.max_rows:
-            raise ExportTooLargeError(total, self.max_rows)
+        check_export_size(total, self.max_rows)
         rows = await self.events.export(query, limit=self.max_rows)
         filters: dict[str, object] = {
             "since": query.window.since.isoformat(), "until": query.window.until.isoformat(),
             "actor_type": data.actor_type, "actor_id": sorted(data.actor_ids), "action": data.action_prefix,
             "outcome": sorted(o.value for o in data.outcomes), "target_type": data.target_type,
             "target_id": data.target_id, "request_id": data.request_id}
-        await self.audit.record(AuditEntry(
-            actor=data.actor, action="export.download", target_type="audit_events",
-            details={"resource": "audit_events", "row_count": len(rows),
-                     "filters": {key: value for key, value in filters.items() if value not in (None, [])}}))
+        await self.audit.record(AuditEntry.export_download(data.actor, "audit_events", len(rows),
+                                                           given_filters(filters)))
         await self.uow.commit()
         return rows

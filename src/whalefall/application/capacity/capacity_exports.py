@@ -19,11 +19,11 @@ from whalefall.application.ports.capacity import (
 from whalefall.application.ports.instances import InstanceQuery, InstanceRepository
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.csv_codec import CellValue, ExportTooLargeError
+from whalefall.application.shared.csv_codec import CellValue
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS, check_export_size
 from whalefall.application.shared.paging import Page, PageRequest, SortKey
 from whalefall.domain.identity.roles import Permission
 
-DEFAULT_MAX_ROWS: Final = 200_000
 #: Rows fetched per read while exporting (the list routes cap pages at 200; an export is not a list route).
 BATCH: Final = 1000
 T = TypeVar("T")
@@ -71,8 +71,7 @@ async def _all(fetch: Callable[[PageRequest], Awaitable[Page[T]]], sort: tuple[S
                max_rows: int) -> list[T]:
     """Every matching row in the list route's order; the count is checked against the cap before any row is read."""
     total = (await fetch(PageRequest(page=1, limit=1, sort=sort))).total
-    if total > max_rows:
-        raise ExportTooLargeError(total, max_rows)
+    check_export_size(total, max_rows)
     rows: list[T] = []
     page = 1
     while len(rows) < total:
@@ -102,7 +101,7 @@ class ExportDatabases:
         actor.require(Permission.EXPORTS_RUN)
         views = await _all(lambda page: self.ledger.list_page(query, page), sort, self.max_rows)
         tags = {int(i.id): [t.name for t in i.tags] for i in await self.instances.all_for_export(InstanceQuery())}
-        await _audit(self.audit, actor, "databases", len(views))
+        await self.audit.record(AuditEntry.export_download(actor, "databases", len(views), {}))
         await self.uow.commit()
         return [database_row(v, tags.get(v.instance.id, ())) for v in views]
 
@@ -129,11 +128,7 @@ class ExportCapacityAggregations:
         else:
             instances = await _all(lambda page: self.reader.instance_rows(query, page), sort, self.max_rows)
             rows = [instance_aggregation_row(v) for v in instances]
-        await _audit(self.audit, actor, f"capacity_{level}", len(rows), period_type=query.period_type.value)
+        await self.audit.record(AuditEntry.export_download(actor, f"capacity_{level}", len(rows),
+                                                           {"period_type": query.period_type.value}))
         await self.uow.commit()
         return rows
-
-
-async def _audit(audit: AuditLog, actor: Actor, resource: str, count: int, **filters: object) -> None:
-    await audit.record(AuditEntry(actor=actor, action="export.download", target_type=resource,
-                                  details={"resource": resource, "row_count": count, "filters": filters}))

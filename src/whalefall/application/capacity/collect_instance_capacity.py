@@ -11,7 +11,6 @@ from typing import Final
 
 from whalefall.application.capacity.collection_settings import CapacityCollectionSettings
 from whalefall.application.capacity.config import CapacityConfig
-from whalefall.application.capacity.targets import connection_target, skip_code
 from whalefall.application.ports.capacity import CapacityWriter, DailyCollection, TableSize
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import (
@@ -25,6 +24,7 @@ from whalefall.application.ports.connectors import (
 from whalefall.application.ports.instances import CredentialRepository, InstanceRecord, InstanceRepository
 from whalefall.application.ports.security import SecretCipher
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.instance_targets import connection_target, skip_code
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
 from whalefall.domain.capacity import DatabaseSample
 from whalefall.domain.capacity.ledger import LedgerPlan, plan_ledger, system_checker

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from whalefall.application.capacity.collect_instance_capacity import read_table_sizes
 from whalefall.application.capacity.collection_settings import CapacityCollectionSettings
 from whalefall.application.capacity.config import CapacityConfig
-from whalefall.application.capacity.targets import connection_target, skip_code
 from whalefall.application.ports.capacity import CapacityWriter, DatabaseLedgerReader
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import Capability, ConnectorError, ConnectorFactory, ConnectorTimeouts
@@ -16,6 +15,7 @@ from whalefall.application.ports.instances import CredentialRepository, Instance
 from whalefall.application.ports.security import SecretCipher
 from whalefall.application.ports.sessions import NewRecord, SessionView
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.sessions.instance_targets import connection_target, skip_code
 from whalefall.application.sessions.open_session import OpenSession, OpenSessionInput
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
 from whalefall.application.shared.actor import Actor

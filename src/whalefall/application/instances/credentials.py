@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from whalefall.application.ports.audit import AuditEntry, AuditLog, field_changes
@@ -225,6 +226,9 @@ class RotationOutcome:
     usage: dict[str, int]
 
 
+BatchHook = Callable[[], Awaitable[None]]
+
+
 @dataclass(frozen=True, slots=True)
 class RotateCredentialKeys:
     """Re-encrypt every secret whose key id is not the active one, 200 rows per transaction; idempotent and
@@ -237,11 +241,21 @@ class RotateCredentialKeys:
     clock: Clock
     uow: UnitOfWork
 
-    async def execute(self, actor: Actor) -> RotationOutcome:
+    async def execute(self, actor: Actor, *, between_batches: BatchHook | None = None,
+                      before_commit: BatchHook | None = None) -> RotationOutcome:
+        """`before_commit` runs as the first statement of each batch's transaction (the worker's fence),
+        `between_batches` right after it, before the batch is read (the worker's cancellation check)."""
         actor.require(Permission.SYSTEM_MANAGE)
         active = self.cipher.active_key_id
         rotated = 0
-        while batch := await self.credentials.ids_not_encrypted_with(active, limit=ROTATION_BATCH):
+        while True:
+            if before_commit is not None:
+                await before_commit()
+            if between_batches is not None:
+                await between_batches()
+            batch = await self.credentials.ids_not_encrypted_with(active, limit=ROTATION_BATCH)
+            if not batch:
+                break
             now = self.clock.now()
             for credential_id in batch:
                 stored = await self.credentials.get_secret(credential_id)

@@ -11,11 +11,10 @@ from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.instances import InstanceQuery, InstanceRecord, InstanceRepository
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.csv_codec import ExportTooLargeError
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS, check_export_size, given_filters
 from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.identity.roles import Permission
 
-DEFAULT_MAX_ROWS: Final = 200_000
 SORTABLE: Final = ("name", "db_type", "host", "created_at", "last_success_at", "last_accounts_sync_at")
 
 
@@ -62,17 +61,14 @@ class ExportInstances:
         data.actor.require(Permission.INSTANCES_READ)
         data.actor.require(Permission.EXPORTS_RUN)
         total = (await self.instances.list_page(data.query, PageRequest(page=1, limit=1))).total
-        if total > self.max_rows:
-            raise ExportTooLargeError(total, self.max_rows)
+        check_export_size(total, self.max_rows)
         records = sort_records(await self.instances.all_for_export(data.query), data.sort)
         q = data.query
         filters: dict[str, object] = {
             "q": q.q, "db_type": sorted(q.db_types), "flavor": sorted(q.flavors), "status": q.status,
             "tags_any": sorted(q.tags_any), "tags_all": sorted(q.tags_all), "credential_id": q.credential_id,
             "connection": q.connection}
-        await self.audit.record(AuditEntry(
-            actor=data.actor, action="export.download", target_type="instances",
-            details={"resource": "instances", "row_count": len(records),
-                     "filters": {key: value for key, value in filters.items() if value not in (None, [])}}))
+        await self.audit.record(AuditEntry.export_download(data.actor, "instances", len(records),
+                                                           given_filters(filters)))
         await self.uow.commit()
         return records

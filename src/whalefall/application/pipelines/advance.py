@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from whalefall.application.errors import QueueUnavailableError
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.dashboard import NO_DASHBOARD_REFRESH, DashboardRefresh
 from whalefall.application.ports.metrics import NO_OPERATIONS_METRICS, OperationsMetrics
 from whalefall.application.ports.pipelines import PipelineRunStore, RunRecord, StepChange, StepRunRecord
 from whalefall.application.ports.scheduler import LaunchRequest, SessionLauncher
@@ -41,7 +42,8 @@ class AdvancePipelineRun:
     `max_parallel_steps` in (level, name) order and marks them running, and the run is finalised once nothing is
     pending or running. That transaction commits before any session is opened (the session is created in its own
     transaction and enqueued); a fleet lock held by another session fails the step at once with `ALREADY_RUNNING`.
-    Passes repeat until no step was started, so failures to start propagate in the same call.
+    Passes repeat until no step was started, so failures to start propagate in the same call. After the commits,
+    the dashboard is told of each step session created and of the run's finalisation.
     """
 
     runs: PipelineRunStore
@@ -49,6 +51,7 @@ class AdvancePipelineRun:
     clock: Clock
     uow: UnitOfWork
     metrics: OperationsMetrics = NO_OPERATIONS_METRICS
+    dashboard: DashboardRefresh = NO_DASHBOARD_REFRESH
 
     async def execute(self, run_id: str) -> RunStatus | None:
         status: RunStatus | None = None
@@ -87,6 +90,8 @@ class AdvancePipelineRun:
             await self.runs.finish(run.id, plan.status, now=now)
         await self.uow.commit()
         self._count(run, changes, plan.status, now)
+        if plan.status is not RunStatus.RUNNING:
+            await self.dashboard.pipeline_run_finalised()
         by_name = {step.name: step for step in definition.steps}
         started: list[StepRunRecord] = []
         for name in plan.start:
@@ -156,6 +161,8 @@ class AdvancePipelineRun:
                                 error_message="the task queue was unavailable")
         await self.runs.update_steps(run.id, [change])
         await self.uow.commit()
+        if change.session_id is not None:
+            await self.dashboard.session_created()
         return StepRunRecord(step_name=step_name, level=0, status=change.status, session_id=change.session_id)
 
 

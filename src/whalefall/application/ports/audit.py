@@ -29,6 +29,13 @@ class AuditEntry:
     changes: Mapping[str, tuple[object, object]] = field(default_factory=dict)
     details: Mapping[str, object] = field(default_factory=dict)
 
+    @classmethod
+    def export_download(cls, actor: Actor, resource: str, row_count: int,
+                        filters: Mapping[str, object]) -> AuditEntry:
+        """The one `export.download` event every CSV export records (api.md §5); target type = the resource."""
+        return cls(actor=actor, action="export.download", target_type=resource,
+                   details={"resource": resource, "row_count": row_count, "filters": dict(filters)})
+
 
 class AuditLog(Protocol):
     """Appends audit events through the current unit of work (same transaction as the change)."""

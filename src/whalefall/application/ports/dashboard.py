@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 Section = Mapping[str, object]
 
@@ -72,3 +72,43 @@ class PartitionHealthReader(Protocol):
     @abstractmethod
     async def partition_health(self) -> Section:
         """`status` (ok, warning, critical, not_applicable), `checks` that are not ok, `last_maintenance`."""
+
+
+class DashboardRefresh(Protocol):
+    """Tells the dashboard read model that committed work changed its figures (operations.md §7 "invalidated
+    by"); the dashboard slice maps each event to its sections. Called after the commit; never raises."""
+
+    @abstractmethod
+    async def session_created(self) -> None:
+        """A session was created outside an HTTP 202 answer (scheduler fire, pipeline step)."""
+
+    @abstractmethod
+    async def pipeline_run_created(self) -> None:
+        """A pipeline run was created."""
+
+    @abstractmethod
+    async def pipeline_run_finalised(self) -> None:
+        """A pipeline run became terminal."""
+
+    @abstractmethod
+    async def job_fired(self) -> None:
+        """A job fire row was written (fired, skipped_running or misfire_skipped)."""
+
+
+class NoDashboardRefresh(DashboardRefresh):
+    """Refreshes nothing (use cases built without a cache, e.g. in unit tests)."""
+
+    async def session_created(self) -> None:
+        return None
+
+    async def pipeline_run_created(self) -> None:
+        return None
+
+    async def pipeline_run_finalised(self) -> None:
+        return None
+
+    async def job_fired(self) -> None:
+        return None
+
+
+NO_DASHBOARD_REFRESH: Final = NoDashboardRefresh()

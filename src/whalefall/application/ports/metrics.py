@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final, Protocol
 
 
@@ -53,6 +53,56 @@ class OperationsGaugeReader(Protocol):
         on a store without partitioning."""
 
 
+class CapacityGaugeReader(Protocol):
+    """The dashboard's capacity figures (operations.md §7), read at scrape time for the `whalefall_capacity_*`
+    gauges so the metrics and the dashboard never disagree."""
+
+    @abstractmethod
+    async def capacity(self, *, today: date) -> Mapping[str, object]:
+        """At least `fleet_total_bytes`, `stale` and `incomplete_instances` (integers)."""
+
+
+class RecordMetrics(Protocol):
+    """Counts the runner's record outcomes (operations.md §9); never raises and never blocks (the runner's hot
+    path). Labels are kinds, statuses, error classes and engines: bounded, never instance or user data."""
+
+    @abstractmethod
+    def record_finished(self, *, kind: str, status: str, error_class: str | None, db_type: str | None,
+                        duration_s: float | None) -> None:
+        """`whalefall_records_finished_total{kind,status,error_class}` and, with a duration (the record ran),
+        `whalefall_record_duration_seconds{kind,db_type}`."""
+
+    @abstractmethod
+    def record_retried(self, *, kind: str, error_class: str) -> None:
+        """`whalefall_retries_total{kind,error_class}`: one more attempt was scheduled after a connector error."""
+
+
+class NoRecordMetrics(RecordMetrics):
+    """Counts nothing (runners built without a metrics registry, e.g. in unit tests)."""
+
+    def record_finished(self, *, kind: str, status: str, error_class: str | None, db_type: str | None,
+                        duration_s: float | None) -> None:
+        return None
+
+    def record_retried(self, *, kind: str, error_class: str) -> None:
+        return None
+
+
+class ConnectorMetrics(Protocol):
+    """Counts connector errors (operations.md §9); never raises."""
+
+    @abstractmethod
+    def connector_error(self, *, db_type: str, error_class: str) -> None:
+        """`whalefall_connector_errors_total{db_type,error_class}`."""
+
+
+class NoConnectorMetrics(ConnectorMetrics):
+    """Counts nothing."""
+
+    def connector_error(self, *, db_type: str, error_class: str) -> None:
+        return None
+
+
 class OperationsMetrics(Protocol):
     """Counts scheduler and pipeline events into the process's metrics (operations.md §9); never raises. Labels are
     job ids, pipeline and step names: bounded, operator-defined, never instance or user data."""
@@ -91,3 +141,5 @@ class NoOperationsMetrics(OperationsMetrics):
 
 
 NO_OPERATIONS_METRICS: Final = NoOperationsMetrics()
+NO_RECORD_METRICS: Final = NoRecordMetrics()
+NO_CONNECTOR_METRICS: Final = NoConnectorMetrics()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from whalefall.application.errors import QueueUnavailableError
 from whalefall.application.ports.audit import AuditEntry, AuditLog
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.dashboard import NO_DASHBOARD_REFRESH, DashboardRefresh
 from whalefall.application.ports.metrics import NO_OPERATIONS_METRICS, OperationsMetrics
 from whalefall.application.ports.pipelines import PipelineRunningError
 from whalefall.application.ports.scheduler import (
@@ -38,17 +39,20 @@ class PlanFires:
     """For every enabled job, the instant to fire next, following the misfire rule: the most recent missed instant
     after the later of `last_fire_at` and `schedule_changed_at` fires at once when within `misfire_grace_s`, else
     it is written as a `misfire_skipped` fire (its own unique row, so two leaders cannot both write it) and the job
-    waits for its next instant. Several missed instants coalesce into one. Commits the misfire rows."""
+    waits for its next instant. Several missed instants coalesce into one. Commits the misfire rows, then tells
+    the dashboard (its failing jobs list misfires) when one was written."""
 
     jobs: JobStore
     clock: Clock
     uow: UnitOfWork
     misfire_grace_s: float
     metrics: OperationsMetrics = NO_OPERATIONS_METRICS
+    dashboard: DashboardRefresh = NO_DASHBOARD_REFRESH
 
     async def execute(self, leader_id: str) -> list[DueFire]:
         now = self.clock.now()
         due: list[DueFire] = []
+        misfired = False
         for job in await self.jobs.list_jobs():
             if not job.enabled:
                 continue
@@ -67,6 +71,7 @@ class PlanFires:
                         job_id=job.id, scheduled_for=decision.scheduled_for, fired_at=now, leader_id=leader_id,
                         outcome=FireOutcome.MISFIRE_SKIPPED))
                     if claimed:
+                        misfired = True
                         self.metrics.job_misfired(job.id)
                         logger.warning("scheduler.misfire_skipped",
                                        extra={"job_id": job.id, "scheduled_for": decision.scheduled_for.isoformat(),
@@ -74,6 +79,8 @@ class PlanFires:
                 due.append(DueFire(job_id=job.id, scheduled_for=decision.next_fire_at))
             await self.jobs.set_next_fire(job.id, decision.next_fire_at)
         await self.uow.commit()
+        if misfired:
+            await self.dashboard.job_fired()
         return due
 
 
@@ -98,7 +105,8 @@ class ClaimFire:
 class FireJob:
     """Start a claimed fire's work: the job's session (trigger `scheduled`, no creator) or pipeline run. A fleet
     session of the kind (or a run of the pipeline) still running turns the fire into `skipped_running` with the
-    blocking run's id. The fire is audited with actor `scheduler`."""
+    blocking run's id. The fire is audited with actor `scheduler`. After the commit the dashboard drops what the
+    fire changed: the jobs section always, and the runs (and trends) when a session or run was created."""
 
     jobs: JobStore
     sessions: SessionLauncher
@@ -106,6 +114,7 @@ class FireJob:
     audit: AuditLog
     uow: UnitOfWork
     metrics: OperationsMetrics = NO_OPERATIONS_METRICS
+    dashboard: DashboardRefresh = NO_DASHBOARD_REFRESH
 
     async def execute(self, fire: DueFire) -> FireOutcome | None:
         job = await self.jobs.get(fire.job_id)
@@ -137,4 +146,9 @@ class FireJob:
                      "session_id": session_id, "pipeline_run_id": run_id}))
         await self.uow.commit()
         self.metrics.job_fired(job.id, outcome.value)
+        await self.dashboard.job_fired()
+        if outcome is FireOutcome.FIRED and session_id is not None:
+            await self.dashboard.session_created()
+        if outcome is FireOutcome.FIRED and run_id is not None:
+            await self.dashboard.pipeline_run_created()
         return outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -21,7 +21,9 @@ class ClaimSnapshot:
     (`instance_deleted` also for a purged instance of an instance record; `instance_active` True without one).
     When the store could make that same read atomic with the claim (SQLite: the transaction holds the write lock),
     `others_checked` is True and `other_running_session_id` is the session of another running record of the kind
-    for the instance; otherwise the claim asks `running_sessions_for_instances` (PostgreSQL: advisory locks)."""
+    for the instance; otherwise the claim asks `running_sessions_for_instances` (PostgreSQL: advisory locks).
+    `db_type` is the instance's engine (None without an instance row), read in the same statement for the
+    runner's metrics labels."""
 
     record: RecordView
     session: SessionView
@@ -29,6 +31,7 @@ class ClaimSnapshot:
     instance_active: bool
     others_checked: bool = False
     other_running_session_id: str | None = None
+    db_type: str | None = None
 
 
 class ClaimReader(Protocol):
@@ -68,19 +71,21 @@ class ClaimRequest:
 
 @dataclass(frozen=True, slots=True)
 class Claimed:
-    """The record is now running under the requester's lease."""
+    """The record is now running under the requester's lease; `db_type` is its instance's engine, if any."""
 
     record: RecordView
     session: SessionView
+    db_type: str | None = field(default=None, compare=False)  # metrics label only, not the outcome
 
 
 @dataclass(frozen=True, slots=True)
 class SkippedAtClaim:
     """The record was skipped at claim (deleted or inactive instance, ALREADY_RUNNING); `finalised` when that was
-    the session's last open record."""
+    the session's last open record; `kind` is the record's session kind (for the runner's metrics)."""
 
     session_id: str
     finalised: bool
+    kind: SessionKind | None = field(default=None, compare=False)  # metrics label only, not the outcome
 
 
 ClaimOutcome = Claimed | SkippedAtClaim | None
@@ -153,9 +158,11 @@ async def claim_records(store: BatchClaimStore, requests: Sequence[ClaimRequest]
         if decided.get(request.record_id) is not request:
             outcomes.append(None)
         elif receipt is not None and receipt.session_id is not None:
-            outcomes.append(SkippedAtClaim(receipt.session_id, receipt.finalised))
+            outcomes.append(SkippedAtClaim(receipt.session_id, receipt.finalised,
+                                           snapshots[request.record_id].record.kind))
         elif got is not None:
-            outcomes.append(Claimed(got, snapshots[request.record_id].session))
+            snapshot = snapshots[request.record_id]
+            outcomes.append(Claimed(got, snapshot.session, snapshot.db_type))
         else:
             outcomes.append(None)
     return outcomes

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.metrics import NO_RECORD_METRICS, RecordMetrics
 from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore
 from whalefall.application.ports.task_queue import TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
@@ -43,6 +44,9 @@ class ReapSessions:
        (`dispatch_count += 1`); a record already dispatched `max_dispatches` times → `failed` NOT_DISPATCHED.
        An unreachable broker is logged and retried on the next pass;
     3. running sessions without pending or running records are finalised (a crash between steps).
+
+    Records it fails are counted in `whalefall_records_finished_total` (status `failed`, no error class: the
+    codes WORKER_LOST / NOT_DISPATCHED are the runtime's, not a connector class), without a duration.
     """
 
     store: SessionStore
@@ -51,6 +55,7 @@ class ReapSessions:
     clock: Clock
     config: ReaperConfig
     finalised: SessionFinalisedListeners = NO_LISTENERS
+    metrics: RecordMetrics = NO_RECORD_METRICS
 
     async def execute(self) -> ReapOutcome:
         now = self.clock.now()
@@ -67,15 +72,18 @@ class ReapSessions:
             lost += changed
             if changed:
                 touched.add(record.session_id)
+                self._count_failed(record)
         stalled = await self.store.stalled_pending(before=now - timedelta(seconds=self.config.stall_after_s))
         exhausted = [r for r in stalled if r.dispatch_count >= self.config.max_dispatches]
         for record in exhausted:
-            await self.store.finish(record.id, RecordFinish(
+            failed = await self.store.finish(record.id, RecordFinish(
                 status=RecordStatus.FAILED, error_code=RecordErrorCode.NOT_DISPATCHED.value,
                 error_message=f"not picked up after {record.dispatch_count} dispatches",
                 details={"dispatch_count": record.dispatch_count}), now=now, from_status=RecordStatus.PENDING)
             await self.uow.commit()
             touched.add(record.session_id)
+            if failed:
+                self._count_failed(record)
         redispatched = await _redispatch(self.store, self.queue, self.uow,
                                          [r for r in stalled if r.dispatch_count < self.config.max_dispatches], now)
         finalised = await self.store.finalise_idle_sessions(now=now)
@@ -85,6 +93,10 @@ class ReapSessions:
         await self.uow.rollback()  # end the read transaction of the notifications
         return ReapOutcome(workers_lost=lost, redispatched=redispatched, not_dispatched=len(exhausted),
                            finalised=len(finalised))
+
+    def _count_failed(self, record: RecordView) -> None:
+        self.metrics.record_finished(kind=record.kind.value, status=RecordStatus.FAILED.value, error_class=None,
+                                     db_type=None, duration_s=None)
 
 
 @dataclass(frozen=True, slots=True)

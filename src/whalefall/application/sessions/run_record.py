@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from typing import Any, Final, Protocol, TypeVar
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.connectors import ConnectorError
+from whalefall.application.ports.metrics import NO_RECORD_METRICS, RecordMetrics
 from whalefall.application.ports.sessions import RecordFinish, RecordView, SessionStore, SessionView
 from whalefall.application.ports.unit_of_work import UnitOfWork
 from whalefall.application.sessions.batching import CancelWatch, RecordClaimer, RecordFinisher
@@ -96,6 +98,8 @@ class _Lease:
     lost: bool = False
     cancel_seen: bool = False
     fenced: bool = False
+    db_type: str | None = None
+    started: float = 0.0  # monotonic, at the claim: the record's duration runs from claim to terminal transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,11 @@ class RunRecord:
     checking for cancellation before each retry and during the waits; RecordCancelledError → `cancelled`; any other
     exception → `failed` INTERNAL. The terminal transition is written in a `finally`, whatever was raised; a
     task cancelled from outside (worker shutdown) releases the record to `pending` instead and re-raises.
+
+    Metrics (operations.md §9): every terminal transition this runner writes (skips at claim included) counts
+    `whalefall_records_finished_total`; records that ran also observe `whalefall_record_duration_seconds`, and each
+    retry after a connector error counts `whalefall_retries_total`. A stale transition (matched no row) counts
+    nothing.
     """
 
     store: SessionStore
@@ -124,6 +133,7 @@ class RunRecord:
     finisher: RecordFinisher | None = None
     claimer: RecordClaimer | None = None
     cancel_watch: CancelWatch | None = None
+    metrics: RecordMetrics = NO_RECORD_METRICS
 
     async def execute(self, record_id: int) -> RunOutcome:
         claimed = await self._claim(record_id)
@@ -156,15 +166,18 @@ class RunRecord:
             with contextlib.suppress(Exception):
                 got = await pending
                 if isinstance(got, Claimed):
-                    await self._release(_Lease(got.record, got.session))
+                    await self._release(_Lease(got.record, got.session, db_type=got.db_type))
             raise
         if isinstance(outcome, SkippedAtClaim):  # that may have been the session's last open record
+            if outcome.kind is not None:
+                self.metrics.record_finished(kind=outcome.kind.value, status=RecordStatus.SKIPPED.value,
+                                             error_class=None, db_type=None, duration_s=None)
             if outcome.finalised:
                 await self._notify_finalised(outcome.session_id)
             return RunOutcome.SKIPPED
         if outcome is None:
             return RunOutcome.IGNORED
-        return _Lease(outcome.record, outcome.session)
+        return _Lease(outcome.record, outcome.session, db_type=outcome.db_type, started=time.monotonic())
 
     async def _supervise(self, lease: _Lease) -> RecordFinish | None:
         work_task = asyncio.create_task(self._attempts(lease))
@@ -199,6 +212,7 @@ class RunRecord:
                 if retry is None or not retry.retry or retry.delay_s is None:
                     return RecordFinish(status=RecordStatus.FAILED, error_code=exc.error_code,
                                         error_class=str(exc.error_class), error_message=exc.message)
+                self.metrics.record_retried(kind=lease.session.kind.value, error_class=str(exc.error_class))
             try:
                 await self._check_cancel(lease)
                 await self._backoff(lease, retry.delay_s)
@@ -305,6 +319,10 @@ class RunRecord:
         if receipt is None:
             receipt = (await self._in_transaction(lambda tx: tx.store.finish_many([request],
                                                                                    now=self.clock.now())))[0]
+        if receipt.changed:
+            self.metrics.record_finished(kind=lease.session.kind.value, status=finish.status.value,
+                                         error_class=finish.error_class, db_type=lease.db_type,
+                                         duration_s=time.monotonic() - lease.started)
         if receipt.finalised:
             await self._notify_finalised(lease.record.session_id)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
 
 import typer
+from dishka import AsyncContainer
 
 from whalefall.application.capacity.aggregate_capacity import (
     AggregateCapacity,
@@ -29,17 +31,15 @@ from whalefall.application.capacity.start_capacity_collection import (
     StartCapacityCollection,
     StartCapacityCollectionInput,
 )
-from whalefall.application.instances.instance_queries import ListInstances
 from whalefall.application.ports.clock import Clock
-from whalefall.application.ports.instances import InstanceQuery
 from whalefall.application.ports.sessions import SessionView
 from whalefall.application.sessions.queries import GetSession
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.capacity import PeriodType
-from whalefall.domain.errors import NotFoundError, Problem, ValidationProblemsError
+from whalefall.domain.errors import Problem, ValidationProblemsError
 from whalefall.domain.sessions.sessions import SessionStatus
 from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, err_console, run
+from whalefall.entrypoints.cli.session_commands import instance_id_by_name, start_and_follow
 
 app = typer.Typer(help="Capacity collection, aggregation and forecasts.", no_args_is_help=True)
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or json")]
@@ -51,37 +51,27 @@ WaitOption = Annotated[bool, typer.Option("--wait", help="follow the session unt
 TimeoutOption = Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait at most")]
 
 
-async def _instance_id(name: str) -> int:
-    """The live instance named `name` (case-insensitively, as names are unique)."""
-    async with app_container() as container, container() as scope:
-        use_case = await scope.get(ListInstances)
-        page = await use_case.execute(ACTOR, InstanceQuery(q=name), PageRequest(1, 200, (SortKey("name"),)))
-    match = next((i for i in page.items if i.name.lower() == name.lower()), None)
-    if match is None:
-        raise NotFoundError("instance", name)
-    return int(match.id)
-
-
-async def _follow(session_id: str, *, timeout_s: float, interval_s: float = 1.0) -> SessionView:
+async def _follow(container: AsyncContainer, session_id: str, interval_s: float, timeout_s: float
+                  ) -> SessionView:
+    """Poll the session, printing its progress to stderr, until it ends or `timeout_s` passes."""
     deadline = time.monotonic() + timeout_s
-    async with app_container() as container:
-        while True:
-            async with container() as scope:
-                session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
-            done = session.succeeded + session.failed + session.skipped + session.cancelled
-            err_console.print(f"{session.kind.value}: {done}/{session.total} ({session.status.value})")
-            if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
-                return session
-            await asyncio.sleep(interval_s)
+    while True:
+        async with container() as scope:
+            session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
+        done = session.succeeded + session.failed + session.skipped + session.cancelled
+        err_console.print(f"{session.kind.value}: {done}/{session.total} ({session.status.value})")
+        if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
+            return session
+        await asyncio.sleep(interval_s)
 
 
-def _finish(session: SessionView, *, wait: bool, timeout_s: float, fmt: OutputFormat) -> None:
-    if wait:
-        session = run(lambda: _follow(session.id, timeout_s=timeout_s))
+def _finish(start: Callable[[AsyncContainer], Awaitable[SessionView]], *, wait: bool, timeout_s: float,
+            fmt: OutputFormat) -> None:
+    session, followed = run(lambda: start_and_follow(start, _follow, wait=wait, timeout_s=timeout_s))
     emit([{"session_id": session.id, "kind": session.kind.value, "scope": session.scope.value,
            "status": session.status.value, "total": session.total, "succeeded": session.succeeded,
            "failed": session.failed, "skipped": session.skipped}], SESSION_COLUMNS, fmt, single=True)
-    if wait and session.status is not SessionStatus.COMPLETED:
+    if followed and session.status is not SessionStatus.COMPLETED:
         raise typer.Exit(SESSION_NOT_COMPLETED)
 
 
@@ -97,15 +87,15 @@ def collect_command(
     """Queue a capacity collection (one instance, or every active instance); a worker runs it. With --wait,
     follow it and exit 8 unless the session ends `completed` (skipped records, NOTHING_TO_DO included, are fine)."""
 
-    async def start() -> SessionView:
-        instance_id = await _instance_id(instance) if instance is not None else None
-        async with app_container() as container, container() as scope:
+    async def start(container: AsyncContainer) -> SessionView:
+        instance_id = await instance_id_by_name(container, instance) if instance is not None else None
+        async with container() as scope:
             use_case = await scope.get(StartCapacityCollection)
             selection = CapacitySelection(instance_ids=(instance_id,) if instance_id is not None else None)
             return await use_case.execute(StartCapacityCollectionInput(actor=ACTOR, selection=selection,
                                                                        include_tables=include_tables))
 
-    _finish(run(start), wait=wait, timeout_s=timeout_s, fmt=fmt)
+    _finish(start, wait=wait, timeout_s=timeout_s, fmt=fmt)
 
 
 @app.command("refresh-tables")
@@ -115,11 +105,11 @@ def refresh_tables_command(
 ) -> None:
     """Queue a table-size refresh of one ledger database (session kind `table_sizes`)."""
 
-    async def start() -> SessionView:
-        async with app_container() as container, container() as scope:
+    async def start(container: AsyncContainer) -> SessionView:
+        async with container() as scope:
             return await (await scope.get(StartTableSizeRefresh)).execute(ACTOR, database)
 
-    _finish(run(start), wait=wait, timeout_s=timeout_s, fmt=fmt)
+    _finish(start, wait=wait, timeout_s=timeout_s, fmt=fmt)
 
 
 class PeriodChoice(StrEnum):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from whalefall.entrypoints.cli.process_control import run_probe, stop_on_signals
 from whalefall.entrypoints.di import make_container
 from whalefall.entrypoints.di.operations import ProcessMetrics, metrics_endpoint
 from whalefall.entrypoints.di.runtime import setup_logging, start_log_sink, stop_log_sink
@@ -21,23 +21,12 @@ async def _scheduler(settings: Settings, metrics_port: int | None) -> None:
     try:
         await setup_logging(container, settings, process="scheduler")
         await start_log_sink(container)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        stop = stop_on_signals()
         runtime = await build_runtime(container)
         async with metrics_endpoint(await container.get(ProcessMetrics), metrics_port):
             await runtime.run(stop)
     finally:
         await stop_log_sink(container)
-        await container.close()
-
-
-async def _healthcheck(settings: Settings) -> bool:
-    container = make_container(settings)
-    try:
-        return await healthcheck(container)
-    finally:
         await container.close()
 
 
@@ -52,7 +41,7 @@ def scheduler_command(
     Needs WHALEFALL_REDIS_URL; embedded `whalefall serve` runs its own scheduler."""
     settings = Settings.from_environ()
     if check:
-        raise typer.Exit(0 if asyncio.run(_healthcheck(settings)) else 1)
+        raise typer.Exit(0 if asyncio.run(run_probe(settings, healthcheck)) else 1)
     if settings.redis_url is None:
         Console(stderr=True).print("[red]error[/red] whalefall scheduler needs WHALEFALL_REDIS_URL; embedded "
                                    "`whalefall serve` already runs an in-process scheduler")

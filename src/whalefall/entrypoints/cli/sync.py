@@ -11,7 +11,6 @@ from typing import Annotated, Final
 
 import typer
 from dishka import AsyncContainer
-from dishka.integrations.taskiq import TaskiqProvider
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from whalefall.application.accounts.start_accounts_sync import (
@@ -19,19 +18,12 @@ from whalefall.application.accounts.start_accounts_sync import (
     StartAccountsSync,
     StartAccountsSyncInput,
 )
-from whalefall.application.instances.instance_queries import ListInstances
-from whalefall.application.ports.instances import InstanceQuery
 from whalefall.application.ports.sessions import SessionView
 from whalefall.application.sessions.queries import GetSession
 from whalefall.application.shared.actor import Actor
-from whalefall.application.shared.paging import PageRequest, SortKey
-from whalefall.domain.errors import NotFoundError
 from whalefall.domain.sessions.sessions import SessionStatus
-from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, err_console, run
-from whalefall.entrypoints.di import make_container
-from whalefall.entrypoints.di.messaging import broker_url
-from whalefall.entrypoints.settings import Settings
-from whalefall.entrypoints.worker.app import WorkerProvider, embedded_worker
+from whalefall.entrypoints.cli.common import OutputFormat, emit, err_console, run
+from whalefall.entrypoints.cli.session_commands import instance_id_by_name, start_and_follow
 
 app = typer.Typer(help="Queue synchronisations.", no_args_is_help=True)
 ACTOR: Final = Actor.system("cli")
@@ -39,26 +31,17 @@ ACTOR: Final = Actor.system("cli")
 SESSION_NOT_COMPLETED: Final = 8
 
 
-async def _instance_id(container: AsyncContainer, name: str) -> int:
-    async with container() as scope:
-        use_case = await scope.get(ListInstances)
-        page = await use_case.execute(ACTOR, InstanceQuery(q=name), PageRequest(1, 200, (SortKey("name"),)))
-    match = next((i for i in page.items if i.name.lower() == name.lower()), None)
-    if match is None:
-        raise NotFoundError("instance", name)
-    return int(match.id)
-
-
 async def _start(container: AsyncContainer, instance: str | None) -> SessionView:
-    instance_id = await _instance_id(container, instance) if instance is not None else None
+    instance_id = await instance_id_by_name(container, instance) if instance is not None else None
     async with container() as scope:
         use_case = await scope.get(StartAccountsSync)
         selection = AccountsSyncSelection(instance_ids=(instance_id,) if instance_id is not None else None)
         return await use_case.execute(StartAccountsSyncInput(actor=ACTOR, selection=selection))
 
 
-async def _follow(container: AsyncContainer, session_id: str, *, interval_s: float, timeout_s: float
+async def _follow(container: AsyncContainer, session_id: str, interval_s: float, timeout_s: float
                   ) -> SessionView:
+    """Poll the session under a progress bar until it ends or `timeout_s` passes."""
     deadline = time.monotonic() + timeout_s
     with Progress(TextColumn("[bold]accounts sync"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
@@ -74,25 +57,6 @@ async def _follow(container: AsyncContainer, session_id: str, *, interval_s: flo
             await asyncio.sleep(interval_s)
 
 
-async def _sync(instance: str | None, *, wait: bool, timeout_s: float) -> tuple[SessionView, bool]:
-    """The session (followed to its end when `wait`, and always in process without Redis) and whether it was
-    followed."""
-    settings = Settings.from_environ()
-    if broker_url(settings) is not None:
-        async with app_container(settings) as container:
-            session = await _start(container, instance)
-            if not wait:
-                return session, False
-            return await _follow(container, session.id, interval_s=1.0, timeout_s=timeout_s), True
-    container = make_container(settings, WorkerProvider(), TaskiqProvider())
-    try:
-        async with embedded_worker(container):
-            session = await _start(container, instance)
-            return await _follow(container, session.id, interval_s=0.2, timeout_s=timeout_s), True
-    finally:
-        await container.close()
-
-
 @app.command("accounts")
 def accounts_command(
     instance: Annotated[str | None, typer.Option("--instance", help="instance name (default: the whole fleet)")]
@@ -104,7 +68,8 @@ def accounts_command(
     """Queue an account sync (one instance, or every active instance) through the task queue; a worker runs it.
     With --wait (always without Redis, where this process runs the worker), show a progress bar and exit non-zero
     unless the session completes."""
-    session, followed = run(lambda: _sync(instance, wait=wait, timeout_s=timeout_s))
+    session, followed = run(lambda: start_and_follow(lambda container: _start(container, instance), _follow, wait=wait,
+                                                     timeout_s=timeout_s))
     emit([{"session_id": session.id, "scope": session.scope.value, "status": session.status.value,
            "total": session.total, "succeeded": session.succeeded, "failed": session.failed,
            "skipped": session.skipped}],

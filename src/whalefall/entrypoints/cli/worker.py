@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from whalefall.entrypoints.di import make_container
+from whalefall.entrypoints.cli.process_control import run_probe, stop_on_signals
 from whalefall.entrypoints.di.messaging import broker_url
 from whalefall.entrypoints.settings import Settings
 from whalefall.entrypoints.worker.app import run_worker
@@ -17,19 +16,7 @@ from whalefall.entrypoints.worker.heartbeat import healthcheck
 
 
 async def _worker(settings: Settings, metrics_port: int | None) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await run_worker(settings, stop, metrics_port=metrics_port)
-
-
-async def _healthcheck(settings: Settings) -> bool:
-    container = make_container(settings)
-    try:
-        return await healthcheck(container)
-    finally:
-        await container.close()
+    await run_worker(settings, stop_on_signals(), metrics_port=metrics_port)
 
 
 def worker_command(
@@ -43,7 +30,7 @@ def worker_command(
     `process_heartbeats` row every 15 s."""
     settings = Settings.from_environ()
     if check:
-        raise typer.Exit(0 if asyncio.run(_healthcheck(settings)) else 1)
+        raise typer.Exit(0 if asyncio.run(run_probe(settings, healthcheck)) else 1)
     if broker_url(settings) is None:
         Console(stderr=True).print("[red]error[/red] whalefall worker needs WHALEFALL_REDIS_URL (or broker.url); "
                                    "embedded `whalefall serve` already runs an in-process worker")

@@ -26,7 +26,7 @@ from whalefall.application.identity.browser_sessions import (
 )
 from whalefall.application.identity.login_throttle import LoginThrottle, ThrottlePolicy
 from whalefall.application.identity.request_limits import PrincipalRateLimits
-from whalefall.application.instances.export_instances import DEFAULT_MAX_ROWS, ExportInstances
+from whalefall.application.instances.export_instances import ExportInstances
 from whalefall.application.instances.import_instances import ImportInstances
 from whalefall.application.ports.access import ApiTokenRepository, BrowserSessionRepository
 from whalefall.application.ports.audit import AuditLog
@@ -37,6 +37,7 @@ from whalefall.application.ports.instances import InstanceRepository
 from whalefall.application.ports.locks import LockManager
 from whalefall.application.ports.rate_limits import RateLimiter
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS
 from whalefall.entrypoints.settings import Settings
 
 

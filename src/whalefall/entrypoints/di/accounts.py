@@ -15,7 +15,7 @@ from whalefall.adapters.persistence.engine import Database
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.accounts.account_filters import ClearAccountFilter, GetAccountFilter, SetAccountFilter
 from whalefall.application.accounts.export_account_changes import ExportAccountChanges
-from whalefall.application.accounts.export_accounts import DEFAULT_MAX_ROWS, ExportAccounts
+from whalefall.application.accounts.export_accounts import ExportAccounts
 from whalefall.application.accounts.history import (
     FindHolders,
     GetAccountStateAt,
@@ -43,6 +43,7 @@ from whalefall.application.ports.audit import AuditLog
 from whalefall.application.ports.classification import DeactivatedAccountAssignments
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS
 from whalefall.domain.accounts.filters import AccountFilter, default_filters
 from whalefall.domain.errors import Problem
 from whalefall.domain.instances import DbEngine

@@ -16,11 +16,7 @@ from whalefall.adapters.persistence.partitions import PostgresPartitionManager, 
 from whalefall.adapters.persistence.tables.capacity import PARTITION_KEYS
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.capacity.aggregate_capacity import AggregateCapacity
-from whalefall.application.capacity.capacity_exports import (
-    DEFAULT_MAX_ROWS,
-    ExportCapacityAggregations,
-    ExportDatabases,
-)
+from whalefall.application.capacity.capacity_exports import ExportCapacityAggregations, ExportDatabases
 from whalefall.application.capacity.capacity_queries import (
     GetDatabase,
     ListCapacitySamples,
@@ -51,6 +47,7 @@ from whalefall.application.ports.capacity import (
 from whalefall.application.ports.instances import InstanceRepository
 from whalefall.application.ports.partitions import PartitionManager
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS
 from whalefall.domain.capacity import AggregationPolicy, DatabaseFilter, InvalidFilterPattern
 from whalefall.domain.capacity.ledger import DEFAULT_EXTRA_SYSTEM_NAMES
 from whalefall.domain.errors import Problem

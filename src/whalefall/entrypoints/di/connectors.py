@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dishka import Provider, Scope, provide
 
 from whalefall.adapters.connectors.registry import ConnectorOptions, ConnectorRegistry, DriverThreads
+from whalefall.adapters.observability.metrics import MetricsRegistry, RegistryConnectorMetrics
 from whalefall.application.instances.run_connection_test import RunConnectionTest
 from whalefall.application.instances.start_connection_tests import StartConnectionTests
 from whalefall.application.instances.test_connection import TestInstanceConnection
@@ -33,12 +34,14 @@ class ConnectorsProvider(Provider):
             threads.close()
 
     @provide
-    def connectors(self, clock: Clock, threads: DriverThreads, settings: Settings) -> ConnectorFactory:
+    def connectors(self, clock: Clock, threads: DriverThreads, settings: Settings,
+                   registry: MetricsRegistry) -> ConnectorFactory:
         options = ConnectorOptions(
             pg_object_grants=settings.get("postgresql.object_grants", "schemas"),
             mysql_include_non_innodb=settings.get("capacity.mysql.include_non_innodb", True),
         )
-        return ConnectorRegistry(clock=clock, threads=threads, options=options, outbound=settings.outbound_allow)
+        return ConnectorRegistry(clock=clock, threads=threads, options=options, outbound=settings.outbound_allow,
+                                 metrics=RegistryConnectorMetrics(registry))
 
     @provide
     def timeouts(self, settings: Settings) -> ConnectorTimeouts:

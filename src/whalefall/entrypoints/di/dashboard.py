@@ -1,18 +1,28 @@
-"""Providers of the dashboard's cross-slice pieces: partition health for any reader, and the invalidation listener
-of finalised sessions."""
+"""Providers of the dashboard's cross-slice pieces: partition health for any reader, the invalidation of finalised
+sessions, fires and pipeline runs, the counted cache and the capacity gauges read from the dashboard's figures."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope, decorate, provide
 
-from whalefall.application.dashboard.invalidation import DashboardInvalidator
+from whalefall.adapters.observability.metrics import (
+    CapacityExposition,
+    CapacityGauges,
+    CountingCache,
+    MetricsRegistry,
+)
+from whalefall.application.dashboard.invalidation import CacheDashboardRefresh, DashboardInvalidator
 from whalefall.application.partitions.partition_status import InspectPartitions
 from whalefall.application.ports.cache import Cache
-from whalefall.application.ports.dashboard import PartitionHealthReader, Section
+from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.dashboard import DashboardReader, DashboardRefresh, PartitionHealthReader, Section
+from whalefall.application.ports.metrics import MetricsExposition
 from whalefall.application.shared.actor import Actor
+from whalefall.entrypoints.settings import Settings
 
 
 class InspectedPartitionHealth(PartitionHealthReader):
@@ -39,3 +49,24 @@ class DashboardProvider(Provider):
     @provide(scope=Scope.APP)
     def invalidator(self, cache: Cache) -> DashboardInvalidator:
         return DashboardInvalidator(cache)
+
+    @provide(scope=Scope.APP)
+    def refresh(self, cache: Cache) -> DashboardRefresh:
+        return CacheDashboardRefresh(cache)
+
+    @decorate
+    def counted_cache(self, cache: Cache, registry: MetricsRegistry) -> Cache:
+        """`whalefall_cache_requests_total{cache,result}` around the process's one cache (declared after the
+        cache's provider, in the last provider of the container)."""
+        return CountingCache(cache, registry)
+
+    @provide(scope=Scope.APP)
+    def capacity_gauges(self, registry: MetricsRegistry) -> CapacityGauges:
+        return CapacityGauges(registry)
+
+    @decorate
+    def capacity_exposition(self, exposition: MetricsExposition, gauges: CapacityGauges, reader: DashboardReader,
+                            clock: Clock, settings: Settings) -> MetricsExposition:
+        """The `whalefall_capacity_*` gauges from the dashboard's capacity query (the same figures, 15 s cache)."""
+        zone = ZoneInfo(settings.timezone)
+        return CapacityExposition(exposition, gauges, reader, lambda: clock.now().astimezone(zone).date())

@@ -13,6 +13,7 @@ from whalefall.adapters.observability.metrics import (
     HttpRequestMetrics,
     MetricsRegistry,
     PrometheusExposition,
+    RegistryRecordMetrics,
 )
 from whalefall.adapters.persistence.audit import SqlAlchemyAuditEventReader, SqlAlchemyAuditPurger
 from whalefall.adapters.persistence.engine import Database
@@ -23,7 +24,7 @@ from whalefall.adapters.persistence.logs import (
     SqlAlchemyLogWriter,
 )
 from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
-from whalefall.application.audit.export_audit_events import DEFAULT_MAX_ROWS, ExportAuditEvents
+from whalefall.application.audit.export_audit_events import ExportAuditEvents
 from whalefall.application.audit.purge_audit_events import PurgeExpiredAuditEvents
 from whalefall.application.audit.query_audit_events import GetAuditEvent, SearchAuditEvents
 from whalefall.application.audit.reader import AuditEventReader
@@ -32,8 +33,9 @@ from whalefall.application.logs.query_logs import GetLogEntry, GetLogStats, List
 from whalefall.application.ports.audit import AuditLog
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.logs import LogBatchWriter, LogReader
-from whalefall.application.ports.metrics import MetricsExposition, RequestMetrics
+from whalefall.application.ports.metrics import MetricsExposition, RecordMetrics, RequestMetrics
 from whalefall.application.ports.unit_of_work import UnitOfWork
+from whalefall.application.shared.exports import DEFAULT_MAX_ROWS
 from whalefall.entrypoints.settings import Settings
 
 
@@ -60,6 +62,11 @@ class ObservabilityProvider(Provider):
     @provide(scope=Scope.APP)
     def request_metrics(self, registry: MetricsRegistry) -> RequestMetrics:
         return HttpRequestMetrics(registry)
+
+    @provide(scope=Scope.APP)
+    def record_metrics(self, registry: MetricsRegistry) -> RecordMetrics:
+        """One per process: the runner's record counters, duration histogram and retries (operations.md §9)."""
+        return RegistryRecordMetrics(registry)
 
     @provide(scope=Scope.APP)
     def fleet_gauges(self, registry: MetricsRegistry, sink: DatabaseLogSink) -> FleetGauges:

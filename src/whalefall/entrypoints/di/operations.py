@@ -62,6 +62,7 @@ from whalefall.application.pipelines.runs import (
 )
 from whalefall.application.ports.audit import AuditLog
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.dashboard import DashboardRefresh
 from whalefall.application.ports.health import ProcessStats
 from whalefall.application.ports.logs import ExpiredRowPurger
 from whalefall.application.ports.metrics import MetricsExposition, OperationsMetrics
@@ -261,8 +262,8 @@ class OperationsProvider(Provider):
 
     @provide
     def plan_fires(self, jobs: JobStore, clock: Clock, uow: UnitOfWork, config: SchedulerSettings,
-                   metrics: OperationsMetrics) -> PlanFires:
-        return PlanFires(jobs, clock, uow, config.misfire_grace_s, metrics)
+                   metrics: OperationsMetrics, dashboard: DashboardRefresh) -> PlanFires:
+        return PlanFires(jobs, clock, uow, config.misfire_grace_s, metrics, dashboard)
 
     @provide(scope=Scope.APP)
     def operations_metrics(self, registry: MetricsRegistry) -> OperationsMetrics:

@@ -16,6 +16,7 @@ from whalefall.adapters.persistence.unit_of_work import SqlAlchemyUnitOfWork
 from whalefall.application.dashboard.invalidation import DashboardInvalidator
 from whalefall.application.pipelines.advance_on_finalise import AdvancePipelineOnFinalise
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.metrics import RecordMetrics
 from whalefall.application.ports.pipelines import PipelineAdvanceQueue
 from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import TaskQueue
@@ -92,5 +93,5 @@ class SessionsProvider(Provider):
 
     @provide
     def reap(self, store: SessionStore, queue: TaskQueue, uow: UnitOfWork, clock: Clock,
-             config: ReaperConfig, finalised: SessionFinalisedListeners) -> ReapSessions:
-        return ReapSessions(store, queue, uow, clock, config, finalised)
+             config: ReaperConfig, finalised: SessionFinalisedListeners, metrics: RecordMetrics) -> ReapSessions:
+        return ReapSessions(store, queue, uow, clock, config, finalised, metrics)

@@ -25,6 +25,7 @@ from whalefall.application.identity.user_admin import (
 )
 from whalefall.application.identity.user_changes import SessionRevoker
 from whalefall.application.instances.create_instance import CreateInstance
+from whalefall.application.instances.credential_rotation_session import RunCredentialRotation, StartCredentialRotation
 from whalefall.application.instances.credentials import (
     CreateCredential,
     DeleteCredential,
@@ -65,7 +66,8 @@ class UseCasesProvider(Provider):
         CheckReadiness, AuthenticateAccessToken, DeleteUser, Login, Logout, RefreshTokens, UpdateUser, GetUser,
         ListUsers, RevokeUserSessions, UnlockUser, UpdateOwnProfile, SessionRevoker, CreateInstance,
         CreateCredential, DeleteCredential, GetCredential, ListCredentials, ReplaceCredentialSecret,
-        RotateCredentialKeys, UpdateCredential, GetCredentialKeyUsage, TagResolver, DeleteInstance, PurgeInstance,
+        RotateCredentialKeys, StartCredentialRotation, RunCredentialRotation, UpdateCredential, GetCredentialKeyUsage,
+        TagResolver, DeleteInstance, PurgeInstance,
         RestoreInstance,
         GetInstance, ListInstances, BulkAssignTags, BulkClearTags, BulkRemoveTags, CreateTag, DeleteTag, GetTag,
         ListTagCategories, ListTags, UpdateTag, UpdateInstance,

@@ -1,13 +1,17 @@
-"""Answers of queued actions (api.md §1.13): the session receipt, 202 with `Location` pointing at the session."""
+"""Queued actions (api.md §1.13): the body's Selection read, and the answer: the session receipt, 202 with `Location`
+pointing at the session."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import msgspec
 from litestar import Request, Response
 
 from whalefall.application.ports.sessions import SessionView
+from whalefall.application.sessions.instance_selection import InstanceSelection
+from whalefall.domain.instances import DbEngine
 from whalefall.entrypoints.http.envelope import Envelope, ok
 
 SESSIONS_PATH = "/api/v1/sync-sessions"
@@ -33,3 +37,24 @@ def session_receipt(request: Request[Any, Any, Any], session: SessionView, *,
     """202 with the receipt in `data` and `Location: /api/v1/sync-sessions/{id}`."""
     receipt = SessionReceiptOut.of(session)
     return ok(request, receipt, message=message, status_code=202, location=receipt.status_url)
+
+
+class SelectionBody(Protocol):
+    """A request body carrying the api.md §1.13 Selection fields (absent = not given)."""
+
+    @property
+    def instance_ids(self) -> Sequence[int] | None: ...
+    @property
+    def db_types(self) -> Sequence[DbEngine] | None: ...
+    @property
+    def tags_any(self) -> Sequence[str] | None: ...
+    @property
+    def tags_all(self) -> Sequence[str] | None: ...
+
+
+def selection_of(body: SelectionBody) -> InstanceSelection:
+    """The body's Selection for the use case: absent `instance_ids` stays absent (fleet), absent filters → none."""
+    return InstanceSelection(
+        instance_ids=tuple(body.instance_ids) if body.instance_ids is not None else None,
+        db_types=frozenset(body.db_types or ()), tags_any=frozenset(body.tags_any or ()),
+        tags_all=frozenset(body.tags_all or ()))

@@ -17,6 +17,7 @@ from taskiq.receiver import Receiver
 
 from whalefall.application.pipelines.advance import AdvancePipelineRun
 from whalefall.application.ports.clock import Clock
+from whalefall.application.ports.metrics import RecordMetrics
 from whalefall.application.ports.sessions import SessionStore
 from whalefall.application.ports.task_queue import ADVANCE_PIPELINE_TASK, TaskQueue
 from whalefall.application.ports.unit_of_work import UnitOfWork
@@ -74,9 +75,9 @@ class WorkerProvider(Provider):
     def run_record(self, store: SessionStore, uow: UnitOfWork, transactions: SessionTransactions,
                    works: RecordWorks, clock: Clock, worker_id: WorkerId, config: RunnerConfig,
                    finalised: SessionFinalisedListeners, finisher: RecordFinisher,
-                   claimer: RecordClaimer, cancel_watch: CancelWatch) -> RunRecord:
+                   claimer: RecordClaimer, cancel_watch: CancelWatch, metrics: RecordMetrics) -> RunRecord:
         return RunRecord(store, uow, transactions, works, clock, worker_id, config, finalised, finisher, claimer,
-                         cancel_watch)
+                         cancel_watch, metrics)
 
 
 class GivenBrokerProvider(Provider):

@@ -18,6 +18,7 @@ from whalefall.application.capacity.aggregate_capacity import AggregateCapacity
 from whalefall.application.capacity.collect_instance_capacity import CollectInstanceCapacity
 from whalefall.application.capacity.refresh_table_sizes import RefreshTableSizes
 from whalefall.application.classification.classify_record import ClassifyRecord
+from whalefall.application.instances.credential_rotation_session import RunCredentialRotation
 from whalefall.application.instances.run_connection_test import RunConnectionTest
 from whalefall.application.partitions.maintain_partitions import ApplyPartitionPlan
 from whalefall.application.sessions.retention import RunRetentionCategory
@@ -47,6 +48,7 @@ WORK_FACTORIES: Final[Mapping[SessionKind, WorkFactory]] = MappingProxyType({
     SessionKind.PARTITION_MAINTENANCE: resolved(ApplyPartitionPlan),
     SessionKind.CONNECTION_TEST: resolved(RunConnectionTest),
     SessionKind.RETENTION_CLEANUP: resolved(RunRetentionCategory),
+    SessionKind.CREDENTIAL_ROTATION: resolved(RunCredentialRotation),
 })
 """Kinds without an entry fail their records with UNSUPPORTED_KIND."""
 

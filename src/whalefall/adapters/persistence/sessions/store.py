@@ -98,7 +98,8 @@ def _snapshot_statement(*, with_others: bool) -> Any:
             .scalar_subquery().label("o_session_id"))
     return select(*_SESSION_COLUMNS, *[c.label(f"r_{c.name}") for c in sync_records.c],
                   instances.c.id.label("i_id"), instances.c.deleted_at.label("i_deleted_at"),
-                  instances.c.is_active.label("i_is_active"), *extra).select_from(
+                  instances.c.is_active.label("i_is_active"), instances.c.db_type.label("i_db_type"),
+                  *extra).select_from(
         sync_records.join(sync_sessions, sync_sessions.c.id == sync_records.c.session_id)
         .outerjoin(users, users.c.id == sync_sessions.c.created_by)
         .outerjoin(instances, instances.c.id == sync_records.c.instance_id)).where(
@@ -226,12 +227,14 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, BatchCl
             deleted, active = instance_state(record, found=row["i_id"] is not None,
                                              deleted=row["i_deleted_at"] is not None,
                                              active=bool(row["i_is_active"]))
+            db_type = row["i_db_type"]
             if self._is_sqlite:  # the claim transaction holds the write lock: this read is atomic with the claim
                 other = row["o_session_id"]
                 snapshots[record.id] = ClaimSnapshot(record, session_view(row), deleted, active, others_checked=True,
-                                                     other_running_session_id=str(other) if other else None)
+                                                     other_running_session_id=str(other) if other else None,
+                                                     db_type=db_type)
             else:
-                snapshots[record.id] = ClaimSnapshot(record, session_view(row), deleted, active)
+                snapshots[record.id] = ClaimSnapshot(record, session_view(row), deleted, active, db_type=db_type)
         return snapshots
 
     async def claim(self, record_id: int, *, worker_id: str, lease_ttl_s: float, now: datetime) -> RecordView | None:

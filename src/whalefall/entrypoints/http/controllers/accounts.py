@@ -26,7 +26,6 @@ from whalefall.application.accounts.queries import (
     ListAccounts,
 )
 from whalefall.application.accounts.start_accounts_sync import (
-    AccountsSyncSelection,
     StartAccountsSync,
     StartAccountsSyncInput,
 )
@@ -43,6 +42,7 @@ from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.csv_response import CSV_MEDIA_TYPE, csv_download
 from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out, server_time
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
+from whalefall.entrypoints.http.receipts import selection_of
 from whalefall.entrypoints.http.schemas.accounts import (
     AccountOut,
     ChangeOut,
@@ -68,6 +68,37 @@ Stale = Annotated[bool | None, QueryParameter(name="grants_stale",
                                               description="holds items carried forward from an unread database")]
 
 
+# The account filters shared by the list and the CSV export (api.md §3: the export takes the list's filters).
+InstanceIds = Annotated[list[int] | None, QueryParameter(name="instance_id")]
+DbTypes = Annotated[list[DbEngine] | None, QueryParameter(name="db_type")]
+TagsAny = Annotated[list[str] | None, QueryParameter(name="tags_any")]
+TagsAll = Annotated[list[str] | None, QueryParameter(name="tags_all")]
+Search = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)]
+Kinds = Annotated[list[AccountKind] | None, QueryParameter(name="kind")]
+IncludeInactive = Annotated[bool, QueryParameter(name="include_inactive")]
+IsLocked = Annotated[bool | None, QueryParameter(name="is_locked")]
+IsSuperuser = Annotated[bool | None, QueryParameter(name="is_superuser")]
+LoginCapable = Annotated[bool | None, QueryParameter(name="login_capable")]
+ChangedSince = Annotated[datetime | None, QueryParameter(name="changed_since")]
+
+
+def _account_query(
+    *, instance_id: list[int] | None, db_type: list[DbEngine] | None, tags_any: list[str] | None,
+    tags_all: list[str] | None, q: str | None, kind: list[AccountKind] | None, include_inactive: bool,
+    is_locked: bool | None, is_superuser: bool | None, login_capable: bool | None, changed_since: datetime | None,
+    classification_id: list[int] | None, unclassified: bool | None, grants_stale: bool | None,
+) -> AccountQuery:
+    """The query-string filters as an AccountQuery (absent lists → no restriction)."""
+    return AccountQuery(
+        instance_ids=frozenset(instance_id or ()), db_types=frozenset(db_type or ()),
+        tags_any=frozenset(tags_any or ()), tags_all=frozenset(tags_all or ()), q=q,
+        kinds=frozenset(PrincipalKind(k) for k in kind or ()),
+        include_inactive=include_inactive, is_locked=is_locked, is_superuser=is_superuser,
+        login_capable=login_capable, changed_since=changed_since,
+        classification_ids=frozenset(classification_id or ()), unclassified=unclassified,
+        grants_stale=grants_stale)
+
+
 class AccountController(Controller):
     path = "/accounts"
     tags = ["accounts"]
@@ -76,28 +107,17 @@ class AccountController(Controller):
     async def list_accounts(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ListAccounts],
         page: PageQuery = 1, limit: LimitQuery = 20, sort: SortQuery = None,
-        instance_id: Annotated[list[int] | None, QueryParameter(name="instance_id")] = None,
-        db_type: Annotated[list[DbEngine] | None, QueryParameter(name="db_type")] = None,
-        tags_any: Annotated[list[str] | None, QueryParameter(name="tags_any")] = None,
-        tags_all: Annotated[list[str] | None, QueryParameter(name="tags_all")] = None,
-        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
-        kind: Annotated[list[AccountKind] | None, QueryParameter(name="kind")] = None,
-        include_inactive: Annotated[bool, QueryParameter(name="include_inactive")] = False,
-        is_locked: Annotated[bool | None, QueryParameter(name="is_locked")] = None,
-        is_superuser: Annotated[bool | None, QueryParameter(name="is_superuser")] = None,
-        login_capable: Annotated[bool | None, QueryParameter(name="login_capable")] = None,
-        changed_since: Annotated[datetime | None, QueryParameter(name="changed_since")] = None,
+        instance_id: InstanceIds = None, db_type: DbTypes = None, tags_any: TagsAny = None, tags_all: TagsAll = None,
+        q: Search = None, kind: Kinds = None, include_inactive: IncludeInactive = False, is_locked: IsLocked = None,
+        is_superuser: IsSuperuser = None, login_capable: LoginCapable = None, changed_since: ChangedSince = None,
         classification_id: ClassificationIds = None, unclassified: Unclassified = None, grants_stale: Stale = None,
     ) -> Response[Envelope[PageOut[AccountOut]]]:
         paging = page_request(page, limit, sort, allowed=ACCOUNT_SORT, default="instance_name,key")
-        query = AccountQuery(
-            instance_ids=frozenset(instance_id or ()), db_types=frozenset(db_type or ()),
-            tags_any=frozenset(tags_any or ()), tags_all=frozenset(tags_all or ()), q=q,
-            kinds=frozenset(PrincipalKind(k) for k in kind or ()),
+        query = _account_query(
+            instance_id=instance_id, db_type=db_type, tags_any=tags_any, tags_all=tags_all, q=q, kind=kind,
             include_inactive=include_inactive, is_locked=is_locked, is_superuser=is_superuser,
-            login_capable=login_capable, changed_since=changed_since,
-            classification_ids=frozenset(classification_id or ()), unclassified=unclassified,
-            grants_stale=grants_stale)
+            login_capable=login_capable, changed_since=changed_since, classification_id=classification_id,
+            unclassified=unclassified, grants_stale=grants_stale)
         return ok(request, page_out(await use_case.execute(actor, query, paging), AccountOut.of))
 
     @get("/exports", opt=requires(Permission.ACCOUNTS_READ), media_type=CSV_MEDIA_TYPE,
@@ -105,27 +125,16 @@ class AccountController(Controller):
     async def export_accounts(
         self, request: Request[Any, Any, Any], actor: FromDishka[Actor], use_case: FromDishka[ExportAccounts],
         sort: SortQuery = None, bom: Annotated[bool, QueryParameter(name="bom")] = False,
-        instance_id: Annotated[list[int] | None, QueryParameter(name="instance_id")] = None,
-        db_type: Annotated[list[DbEngine] | None, QueryParameter(name="db_type")] = None,
-        tags_any: Annotated[list[str] | None, QueryParameter(name="tags_any")] = None,
-        tags_all: Annotated[list[str] | None, QueryParameter(name="tags_all")] = None,
-        q: Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=100)] = None,
-        kind: Annotated[list[AccountKind] | None, QueryParameter(name="kind")] = None,
-        include_inactive: Annotated[bool, QueryParameter(name="include_inactive")] = False,
-        is_locked: Annotated[bool | None, QueryParameter(name="is_locked")] = None,
-        is_superuser: Annotated[bool | None, QueryParameter(name="is_superuser")] = None,
-        login_capable: Annotated[bool | None, QueryParameter(name="login_capable")] = None,
-        changed_since: Annotated[datetime | None, QueryParameter(name="changed_since")] = None,
+        instance_id: InstanceIds = None, db_type: DbTypes = None, tags_any: TagsAny = None, tags_all: TagsAll = None,
+        q: Search = None, kind: Kinds = None, include_inactive: IncludeInactive = False, is_locked: IsLocked = None,
+        is_superuser: IsSuperuser = None, login_capable: LoginCapable = None, changed_since: ChangedSince = None,
         classification_id: ClassificationIds = None, unclassified: Unclassified = None, grants_stale: Stale = None,
     ) -> Stream:
-        query = AccountQuery(
-            instance_ids=frozenset(instance_id or ()), db_types=frozenset(db_type or ()),
-            tags_any=frozenset(tags_any or ()), tags_all=frozenset(tags_all or ()), q=q,
-            kinds=frozenset(PrincipalKind(k) for k in kind or ()),
+        query = _account_query(
+            instance_id=instance_id, db_type=db_type, tags_any=tags_any, tags_all=tags_all, q=q, kind=kind,
             include_inactive=include_inactive, is_locked=is_locked, is_superuser=is_superuser,
-            login_capable=login_capable, changed_since=changed_since,
-            classification_ids=frozenset(classification_id or ()), unclassified=unclassified,
-            grants_stale=grants_stale)
+            login_capable=login_capable, changed_since=changed_since, classification_id=classification_id,
+            unclassified=unclassified, grants_stale=grants_stale)
         accounts = await use_case.execute(ExportAccountsInput(
             actor=actor, query=query, sort=parse_sort(sort, allowed=ACCOUNT_SORT, default="instance_name,key")))
         return csv_download("accounts", COLUMNS, (export_row(a) for a in accounts), at=server_time(request),
@@ -233,11 +242,7 @@ class AccountSyncController(Controller):
     async def sync_selection(self, request: Request[Any, Any, Any], data: JSONBody[SelectionIn],
                              actor: FromDishka[Actor], use_case: FromDishka[StartAccountsSync]
                              ) -> Response[Envelope[SessionReceiptOut]]:
-        selection = AccountsSyncSelection(
-            instance_ids=tuple(data.instance_ids) if data.instance_ids is not None else None,
-            db_types=frozenset(data.db_types or ()), tags_any=frozenset(data.tags_any or ()),
-            tags_all=frozenset(data.tags_all or ()))
-        session = await use_case.execute(StartAccountsSyncInput(actor=actor, selection=selection))
+        session = await use_case.execute(StartAccountsSyncInput(actor=actor, selection=selection_of(data)))
         return _receipt(request, session_receipt=SessionReceiptOut.of(session))
 
 

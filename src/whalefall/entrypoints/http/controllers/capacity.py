@@ -27,7 +27,6 @@ from whalefall.application.capacity.start_capacity_aggregation import (
     StartCapacityAggregationInput,
 )
 from whalefall.application.capacity.start_capacity_collection import (
-    CapacitySelection,
     StartCapacityCollection,
     StartCapacityCollectionInput,
 )
@@ -42,7 +41,7 @@ from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.csv_response import CSV_MEDIA_TYPE, csv_download
 from whalefall.entrypoints.http.envelope import Envelope, PageOut, ok, page_out, server_time
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
-from whalefall.entrypoints.http.receipts import SessionReceiptOut, session_receipt
+from whalefall.entrypoints.http.receipts import SessionReceiptOut, selection_of, session_receipt
 from whalefall.entrypoints.http.schemas.capacity import (
     AggregateIn,
     CollectIn,
@@ -199,11 +198,7 @@ class CapacityController(Controller):
     async def collect(self, request: Request[Any, Any, Any], actor: FromDishka[Actor],
                       use_case: FromDishka[StartCapacityCollection], data: JSONBody[CollectIn]
                       ) -> Response[Envelope[SessionReceiptOut]]:
-        selection = CapacitySelection(
-            instance_ids=tuple(data.instance_ids) if data.instance_ids is not None else None,
-            db_types=frozenset(data.db_types or ()), tags_any=frozenset(data.tags_any or ()),
-            tags_all=frozenset(data.tags_all or ()))
-        session = await use_case.execute(StartCapacityCollectionInput(actor=actor, selection=selection,
+        session = await use_case.execute(StartCapacityCollectionInput(actor=actor, selection=selection_of(data),
                                                                       include_tables=data.include_tables))
         return session_receipt(request, session, message="Capacity collection queued")
 

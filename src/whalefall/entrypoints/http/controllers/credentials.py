@@ -8,6 +8,7 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from whalefall.application.instances.credential_rotation_session import StartCredentialRotation
 from whalefall.application.instances.credentials import (
     CreateCredential,
     CreateCredentialInput,
@@ -26,6 +27,7 @@ from whalefall.entrypoints.http.auth import requires
 from whalefall.entrypoints.http.envelope import Envelope, IdOut, PageOut, ok, page_out
 from whalefall.entrypoints.http.paging import LimitQuery, PageQuery, SortQuery, page_request
 from whalefall.entrypoints.http.patching import given
+from whalefall.entrypoints.http.receipts import SessionReceiptOut, session_receipt
 from whalefall.entrypoints.http.schemas.credentials import CredentialCreate, CredentialOut, CredentialPatch, SecretPut
 
 
@@ -90,3 +92,10 @@ class CredentialController(Controller):
                                 ) -> Response[Envelope[IdOut]]:
         await use_case.execute(actor, CredentialId(credential_id), revision)
         return ok(request, IdOut(id=credential_id), message="Credential deleted")
+
+    @post("/actions/rotate-keys", opt=requires(Permission.SYSTEM_MANAGE), status_code=202,
+          summary="Queue re-encryption of every secret with the active key",
+          description=StartCredentialRotation.__doc__)
+    async def rotate_keys(self, request: Request[Any, Any, Any], actor: FromDishka[Actor],
+                          use_case: FromDishka[StartCredentialRotation]) -> Response[Envelope[SessionReceiptOut]]:
+        return session_receipt(request, await use_case.execute(actor), message="Credential key rotation queued")

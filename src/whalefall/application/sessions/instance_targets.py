@@ -1,4 +1,5 @@
-"""Connection target of an instance for capacity work: its endpoint and decrypted credential."""
+"""Per-instance record work (accounts sync, capacity collection, table sizes): claim-time skips and the
+connection target (endpoint + decrypted credential)."""
 
 from __future__ import annotations
 
