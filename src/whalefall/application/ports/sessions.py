@@ -154,11 +154,6 @@ class SessionStore(Protocol):
         was not claimable (terminal, running elsewhere, cancelled)."""
 
     @abstractmethod
-    async def running_record_for_instance(self, kind: SessionKind, instance_id: int,
-                                          exclude_record: int) -> RecordView | None:
-        """Another running record of the same kind for the instance (claim rule of §1.1)."""
-
-    @abstractmethod
     async def extend_lease(self, record_id: int, *, worker_id: str, lease_ttl_s: float, now: datetime) -> bool:
         """Heartbeat and fencing: conditional on lease_owner and status running; False = lease lost."""
 

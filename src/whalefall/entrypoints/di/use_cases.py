@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from dishka import Provider, Scope, provide, provide_all
 
-from whalefall.application.health.check_readiness import CheckReadiness
 from whalefall.application.identity.authenticate import AuthenticateAccessToken
 from whalefall.application.identity.create_user import CreateUser
 from whalefall.application.identity.delete_user import DeleteUser
@@ -63,7 +62,7 @@ class UseCasesProvider(Provider):
     scope = Scope.REQUEST
 
     plain = provide_all(
-        CheckReadiness, AuthenticateAccessToken, DeleteUser, Login, Logout, RefreshTokens, UpdateUser, GetUser,
+        AuthenticateAccessToken, DeleteUser, Login, Logout, RefreshTokens, UpdateUser, GetUser,
         ListUsers, RevokeUserSessions, UnlockUser, UpdateOwnProfile, SessionRevoker, CreateInstance,
         CreateCredential, DeleteCredential, GetCredential, ListCredentials, ReplaceCredentialSecret,
         RotateCredentialKeys, StartCredentialRotation, RunCredentialRotation, UpdateCredential, GetCredentialKeyUsage,

@@ -283,17 +283,6 @@ class SqlAlchemySessionStore(SessionStore, SessionDiscard, AttemptStore, BatchCl
             lease_expires_at=now + timedelta(seconds=lease_ttl_s)))
         return await self.get_record(record_id) if result.rowcount == 1 else None
 
-    async def running_record_for_instance(self, kind: SessionKind, instance_id: int,
-                                          exclude_record: int) -> RecordView | None:
-        """On PostgreSQL this also takes a transaction-scoped advisory lock on (kind, instance), so the check and
-        a claim that follows in the same transaction are atomic against a concurrent claimer."""
-        connection = await self._conn()
-        await self._lock_instances(connection, [(kind, instance_id)])
-        row = (await connection.execute(self._record_select().where(
-            sync_records.c.instance_id == instance_id, sync_records.c.status == _RUNNING,
-            sync_sessions.c.kind == kind.value, sync_records.c.id != exclude_record).limit(1))).mappings().first()
-        return record_view(row) if row is not None else None
-
     async def running_sessions_for_instances(self, keys: Sequence[tuple[SessionKind, int]]
                                              ) -> dict[tuple[SessionKind, int], str]:
         if not keys:
