@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.logs import ExpiredRowPurger
-
-MAX_BATCH: Final = 5000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuditPurgeOutcome:
-    deleted: int
-    batches: int
-    complete: bool
+from whalefall.application.shared.batched_purge import (
+    MAX_BATCH,
+    NOTHING_PURGED,
+    RowsPurged,
+    purge_in_batches,
+    runtime_budget,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +27,10 @@ class PurgeExpiredAuditEvents:
     batch_size: int = MAX_BATCH
     max_runtime_s: float = 1800.0
 
-    async def execute(self) -> AuditPurgeOutcome:
+    async def execute(self) -> RowsPurged:
         if self.days <= 0:
-            return AuditPurgeOutcome(deleted=0, batches=0, complete=True)
+            return NOTHING_PURGED
         started = self.clock.now()
         cutoff = started - timedelta(days=self.days)
-        limit = min(self.batch_size, MAX_BATCH)
-        deleted = batches = 0
-        while True:
-            count = await self.purger.delete_batch(cutoff, limit)
-            deleted += count
-            batches += 1 if count else 0
-            if count < limit:
-                return AuditPurgeOutcome(deleted=deleted, batches=batches, complete=True)
-            if (self.clock.now() - started).total_seconds() >= self.max_runtime_s:
-                return AuditPurgeOutcome(deleted=deleted, batches=batches, complete=False)
+        return await purge_in_batches(lambda limit: self.purger.delete_batch(cutoff, limit), self.batch_size,
+                                      runtime_budget(self.clock.now, started, self.max_runtime_s))

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.idempotency import IdempotencyStore
-from whalefall.application.sessions.retention import RowsPurged
-
-MAX_BATCH: Final = 5000
+from whalefall.application.shared.batched_purge import MAX_BATCH, RowsPurged, purge_in_batches, runtime_budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,13 +22,5 @@ class PurgeExpiredIdempotencyKeys:
 
     async def execute(self) -> RowsPurged:
         started = self.clock.now()
-        limit = max(1, min(self.batch_size, MAX_BATCH))
-        deleted = batches = 0
-        while True:
-            count = await self.store.purge_expired(now=started, batch_size=limit)
-            deleted += count
-            batches += 1 if count else 0
-            if count < limit:
-                return RowsPurged(deleted=deleted, batches=batches, complete=True)
-            if (self.clock.now() - started).total_seconds() >= self.max_runtime_s:
-                return RowsPurged(deleted=deleted, batches=batches, complete=False)
+        return await purge_in_batches(lambda limit: self.store.purge_expired(now=started, batch_size=limit),
+                                      self.batch_size, runtime_budget(self.clock.now, started, self.max_runtime_s))

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.logs import ExpiredRowPurger
-
-MAX_BATCH: Final = 5000
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PurgeOutcome:
-    deleted: int
-    batches: int
-    complete: bool
+from whalefall.application.shared.batched_purge import MAX_BATCH, RowsPurged, purge_in_batches, runtime_budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +21,10 @@ class PurgeExpiredLogs:
     batch_size: int = MAX_BATCH
     max_runtime_s: float = 1800.0
 
-    async def execute(self) -> PurgeOutcome:
+    async def execute(self) -> RowsPurged:
         if self.days <= 0:
             raise ValueError("retention.logs_days must be positive")
         started = self.clock.now()
         cutoff = started - timedelta(days=self.days)
-        limit = min(self.batch_size, MAX_BATCH)
-        deleted = batches = 0
-        while True:
-            count = await self.purger.delete_batch(cutoff, limit)
-            deleted += count
-            batches += 1 if count else 0
-            if count < limit:
-                return PurgeOutcome(deleted=deleted, batches=batches, complete=True)
-            if (self.clock.now() - started).total_seconds() >= self.max_runtime_s:
-                return PurgeOutcome(deleted=deleted, batches=batches, complete=False)
+        return await purge_in_batches(lambda limit: self.purger.delete_batch(cutoff, limit), self.batch_size,
+                                      runtime_budget(self.clock.now, started, self.max_runtime_s))

@@ -10,13 +10,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final, Protocol
 
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.logs import ExpiredRowPurger
 from whalefall.application.sessions.work import RecordContext, RecordResult, RecordWork
+from whalefall.application.shared.batched_purge import (
+    MAX_BATCH,
+    NOTHING_PURGED,
+    RowsPurged,
+    purge_in_batches,
+    runtime_budget,
+)
 
-MAX_BATCH: Final = 5000
 RETENTION_CATEGORIES: Final = (
     "sync_sessions",       # sessions + records, 90 days after finished_at (`retention.sessions_days`)
     "pipeline_runs",       # runs + step runs, 90 days after finished_at (`retention.pipeline_runs_days`)
@@ -49,13 +56,6 @@ RetentionPurge = Callable[[], Awaitable[RetentionOutcome]]
 """Runs one category's purge (resolved lazily, so an unused category builds nothing)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RowsPurged:
-    deleted: int
-    batches: int
-    complete: bool
-
-
 @dataclass(frozen=True, slots=True)
 class PurgeExpiredRows:
     """Deletes rows whose age timestamp is before now − `days` through `purger`, at most 5000 rows per statement
@@ -70,24 +70,11 @@ class PurgeExpiredRows:
 
     async def execute(self) -> RowsPurged:
         if self.days <= 0:
-            return RowsPurged(deleted=0, batches=0, complete=True)
+            return NOTHING_PURGED
         started = self.clock.now()
-        return await _batches(self.purger, started - timedelta(days=self.days), self.batch_size,
-                              lambda: (self.clock.now() - started).total_seconds() >= self.max_runtime_s)
-
-
-async def _batches(purger: ExpiredRowPurger, cutoff: datetime, batch_size: int,
-                   out_of_time: Callable[[], bool]) -> RowsPurged:
-    limit = max(1, min(batch_size, MAX_BATCH))
-    deleted = batches = 0
-    while True:
-        count = await purger.delete_batch(cutoff, limit)
-        deleted += count
-        batches += 1 if count else 0
-        if count < limit:
-            return RowsPurged(deleted=deleted, batches=batches, complete=True)
-        if out_of_time():
-            return RowsPurged(deleted=deleted, batches=batches, complete=False)
+        cutoff = started - timedelta(days=self.days)
+        return await purge_in_batches(lambda limit: self.purger.delete_batch(cutoff, limit), self.batch_size,
+                                      runtime_budget(self.clock.now, started, self.max_runtime_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +90,11 @@ class PurgeBeforeCutoffs:
 
     async def execute(self) -> RowsPurged:
         started = self.clock.now()
-
-        def out_of_time() -> bool:
-            return (self.clock.now() - started).total_seconds() >= self.max_runtime_s
-
+        out_of_time = runtime_budget(self.clock.now, started, self.max_runtime_s)
         deleted = batches = 0
         for purger, cutoff_of in self.targets:
-            outcome = await _batches(purger, cutoff_of(started), self.batch_size, out_of_time)
+            cutoff = cutoff_of(started)
+            outcome = await purge_in_batches(partial(purger.delete_batch, cutoff), self.batch_size, out_of_time)
             deleted, batches = deleted + outcome.deleted, batches + outcome.batches
             if not outcome.complete:
                 return RowsPurged(deleted=deleted, batches=batches, complete=False)
