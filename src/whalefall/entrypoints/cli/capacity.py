@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
@@ -33,13 +31,12 @@ from whalefall.application.capacity.start_capacity_collection import (
 )
 from whalefall.application.ports.clock import Clock
 from whalefall.application.ports.sessions import SessionView
-from whalefall.application.sessions.queries import GetSession
 from whalefall.application.shared.actor import Actor
 from whalefall.domain.capacity import PeriodType
 from whalefall.domain.errors import Problem, ValidationProblemsError
 from whalefall.domain.sessions.sessions import SessionStatus
-from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, err_console, run
-from whalefall.entrypoints.cli.session_commands import instance_id_by_name, start_and_follow
+from whalefall.entrypoints.cli.common import OutputFormat, app_container, emit, run
+from whalefall.entrypoints.cli.session_commands import instance_id_by_name, progress_follower, start_and_follow
 
 app = typer.Typer(help="Capacity collection, aggregation and forecasts.", no_args_is_help=True)
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table or json")]
@@ -49,25 +46,12 @@ SESSION_NOT_COMPLETED: Final = 8
 SESSION_COLUMNS: Final = ("session_id", "kind", "scope", "status", "total", "succeeded", "failed", "skipped")
 WaitOption = Annotated[bool, typer.Option("--wait", help="follow the session until it ends")]
 TimeoutOption = Annotated[float, typer.Option("--timeout", min=1, help="seconds to wait at most")]
-
-
-async def _follow(container: AsyncContainer, session_id: str, interval_s: float, timeout_s: float
-                  ) -> SessionView:
-    """Poll the session, printing its progress to stderr, until it ends or `timeout_s` passes."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        async with container() as scope:
-            session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
-        done = session.succeeded + session.failed + session.skipped + session.cancelled
-        err_console.print(f"{session.kind.value}: {done}/{session.total} ({session.status.value})")
-        if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
-            return session
-        await asyncio.sleep(interval_s)
+FOLLOW: Final = progress_follower("capacity")
 
 
 def _finish(start: Callable[[AsyncContainer], Awaitable[SessionView]], *, wait: bool, timeout_s: float,
             fmt: OutputFormat) -> None:
-    session, followed = run(lambda: start_and_follow(start, _follow, wait=wait, timeout_s=timeout_s))
+    session, followed = run(lambda: start_and_follow(start, FOLLOW, wait=wait, timeout_s=timeout_s))
     emit([{"session_id": session.id, "kind": session.kind.value, "scope": session.scope.value,
            "status": session.status.value, "total": session.total, "succeeded": session.succeeded,
            "failed": session.failed, "skipped": session.skipped}], SESSION_COLUMNS, fmt, single=True)

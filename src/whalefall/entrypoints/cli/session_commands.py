@@ -3,19 +3,24 @@ start, and follow the session (in process with an embedded worker when there is 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Final
 
 from dishka import AsyncContainer
 from dishka.integrations.taskiq import TaskiqProvider
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from whalefall.application.instances.instance_queries import ListInstances
 from whalefall.application.ports.instances import InstanceQuery
 from whalefall.application.ports.sessions import SessionView
+from whalefall.application.sessions.queries import GetSession
 from whalefall.application.shared.actor import Actor
 from whalefall.application.shared.paging import PageRequest, SortKey
 from whalefall.domain.errors import NotFoundError
-from whalefall.entrypoints.cli.common import app_container
+from whalefall.domain.sessions.sessions import SessionStatus
+from whalefall.entrypoints.cli.common import app_container, err_console
 from whalefall.entrypoints.di import make_container
 from whalefall.entrypoints.di.messaging import broker_url
 from whalefall.entrypoints.settings import Settings
@@ -61,3 +66,25 @@ async def start_and_follow(start: Start, follow: Follow, *, wait: bool, timeout_
             return await follow(container, session.id, EMBEDDED_POLL_S, timeout_s), True
     finally:
         await container.close()
+
+
+def progress_follower(label: str) -> Follow:
+    """A Follow that polls the session under a progress bar on stderr (`label`, done/total, status)."""
+
+    async def follow(container: AsyncContainer, session_id: str, interval_s: float, timeout_s: float
+                     ) -> SessionView:
+        deadline = time.monotonic() + timeout_s
+        with Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
+            task = progress.add_task(label, total=None, status="running")
+            while True:
+                async with container() as scope:
+                    session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
+                done = session.succeeded + session.failed + session.skipped + session.cancelled
+                progress.update(task, total=session.total, completed=done,
+                                status=f"{session.status.value} (failed {session.failed})")
+                if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
+                    return session
+                await asyncio.sleep(interval_s)
+
+    return follow

@@ -5,13 +5,10 @@ its own event loop and always follows the session to its end, as `serve` would r
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated, Final
 
 import typer
 from dishka import AsyncContainer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from whalefall.application.accounts.start_accounts_sync import (
     AccountsSyncSelection,
@@ -19,16 +16,16 @@ from whalefall.application.accounts.start_accounts_sync import (
     StartAccountsSyncInput,
 )
 from whalefall.application.ports.sessions import SessionView
-from whalefall.application.sessions.queries import GetSession
 from whalefall.application.shared.actor import Actor
 from whalefall.domain.sessions.sessions import SessionStatus
-from whalefall.entrypoints.cli.common import OutputFormat, emit, err_console, run
-from whalefall.entrypoints.cli.session_commands import instance_id_by_name, start_and_follow
+from whalefall.entrypoints.cli.common import OutputFormat, emit, run
+from whalefall.entrypoints.cli.session_commands import instance_id_by_name, progress_follower, start_and_follow
 
 app = typer.Typer(help="Queue synchronisations.", no_args_is_help=True)
 ACTOR: Final = Actor.system("cli")
 #: Exit code when the followed session ends failed, partial or cancelled.
 SESSION_NOT_COMPLETED: Final = 8
+FOLLOW: Final = progress_follower("accounts sync")
 
 
 async def _start(container: AsyncContainer, instance: str | None) -> SessionView:
@@ -37,24 +34,6 @@ async def _start(container: AsyncContainer, instance: str | None) -> SessionView
         use_case = await scope.get(StartAccountsSync)
         selection = AccountsSyncSelection(instance_ids=(instance_id,) if instance_id is not None else None)
         return await use_case.execute(StartAccountsSyncInput(actor=ACTOR, selection=selection))
-
-
-async def _follow(container: AsyncContainer, session_id: str, interval_s: float, timeout_s: float
-                  ) -> SessionView:
-    """Poll the session under a progress bar until it ends or `timeout_s` passes."""
-    deadline = time.monotonic() + timeout_s
-    with Progress(TextColumn("[bold]accounts sync"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=err_console) as progress:
-        task = progress.add_task("sync", total=None, status="running")
-        while True:
-            async with container() as scope:
-                session = (await (await scope.get(GetSession)).execute(ACTOR, session_id)).session
-            done = session.succeeded + session.failed + session.skipped + session.cancelled
-            progress.update(task, total=session.total, completed=done,
-                            status=f"{session.status.value} (failed {session.failed})")
-            if session.status is not SessionStatus.RUNNING or time.monotonic() > deadline:
-                return session
-            await asyncio.sleep(interval_s)
 
 
 @app.command("accounts")
@@ -68,7 +47,7 @@ def accounts_command(
     """Queue an account sync (one instance, or every active instance) through the task queue; a worker runs it.
     With --wait (always without Redis, where this process runs the worker), show a progress bar and exit non-zero
     unless the session completes."""
-    session, followed = run(lambda: start_and_follow(lambda container: _start(container, instance), _follow, wait=wait,
+    session, followed = run(lambda: start_and_follow(lambda container: _start(container, instance), FOLLOW, wait=wait,
                                                      timeout_s=timeout_s))
     emit([{"session_id": session.id, "scope": session.scope.value, "status": session.status.value,
            "total": session.total, "succeeded": session.succeeded, "failed": session.failed,
